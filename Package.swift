@@ -1,0 +1,44 @@
+// swift-tools-version: 6.0
+// sardfq: data-free quantization of vision transformers, stepped through in a REPL.
+// Layers (lower never imports higher):
+//   sardfq (exe) → Runtime → Script → Plot, Synthesis → Quantization → Models, Datasets → Tensor → CKernels
+import PackageDescription
+
+// C kernels: libmvec's AVX2 entry points need x86-64-v3 (AVX2+FMA, any x86-64 CPU since ~2013).
+// We deliberately do not use -march=native, so the binary runs on every machine of this kind.
+let cKernelFlags: [String] = ["-O3", "-march=x86-64-v3", "-fno-math-errno"]
+
+let package = Package(
+    name: "sardfq",
+    products: [
+        .executable(name: "sardfq", targets: ["sardfq"]),
+    ],
+    targets: [
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(cKernelFlags)],
+            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("mvec"), .linkedLibrary("m")]
+        ),
+        .target(
+            name: "CImage",
+            linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg"), .linkedLibrary("z")]
+        ),
+        .target(
+            name: "CReadline",
+            linkerSettings: [.linkedLibrary("readline")]
+        ),
+        .target(name: "Tensor", dependencies: ["CKernels"]),
+        .target(name: "Datasets", dependencies: ["Tensor", "CImage"]),
+        .target(name: "Models", dependencies: ["Tensor", "Datasets"]),
+        .target(name: "Quantization", dependencies: ["Tensor", "Models"]),
+        .target(name: "Synthesis", dependencies: ["Tensor", "Models", "Quantization"]),
+        .target(name: "Plot", dependencies: ["Tensor", "CImage"]),
+        .target(name: "Script", dependencies: ["Tensor", "Datasets", "Models", "Quantization", "Synthesis", "Plot"]),
+        .target(name: "Runtime", dependencies: ["Script", "CReadline"]),
+        .executableTarget(name: "sardfq", dependencies: ["Runtime"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Tensor"]),
+        .testTarget(name: "ScriptTests", dependencies: ["Script", "Runtime"], resources: [.copy("Corpus")]),
+    ],
+    swiftLanguageModes: [.v5]
+)

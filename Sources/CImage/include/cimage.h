@@ -1,0 +1,1 @@
+int ck_image_dummy(void);

@@ -1,0 +1,50 @@
+#include "ckernels.h"
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+#include <cblas.h>
+
+// glibc libmvec AVX2 variants (x86-64-v3). Declared here because clang's
+// -fveclib=libmvec mapping knows exp/log but not erf/tanh.
+__m256 _ZGVdN8v_expf(__m256);
+__m256 _ZGVdN8v_logf(__m256);
+__m256 _ZGVdN8v_erff(__m256);
+__m256 _ZGVdN8v_tanhf(__m256);
+
+#define VECTOR_MAP(NAME, VFN)                                              \
+  void NAME(const float *x, float *y, long n) {                            \
+    long i = 0;                                                            \
+    for (; i + 8 <= n; i += 8)                                             \
+      _mm256_storeu_ps(y + i, VFN(_mm256_loadu_ps(x + i)));                \
+    if (i < n) { /* tail: pad to one vector so results match the body */  \
+      float buf[8] = {0};                                                  \
+      memcpy(buf, x + i, (size_t)(n - i) * sizeof(float));                \
+      _mm256_storeu_ps(buf, VFN(_mm256_loadu_ps(buf)));                    \
+      memcpy(y + i, buf, (size_t)(n - i) * sizeof(float));                 \
+    }                                                                      \
+  }
+
+VECTOR_MAP(ck_exp, _ZGVdN8v_expf)
+VECTOR_MAP(ck_log, _ZGVdN8v_logf)
+VECTOR_MAP(ck_erf, _ZGVdN8v_erff)
+VECTOR_MAP(ck_tanh, _ZGVdN8v_tanhf)
+
+void ck_sgemm(int transA, int transB, int m, int n, int k, float alpha,
+              const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+              m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+extern void openblas_set_num_threads(int);
+extern int openblas_get_num_threads(void);
+extern char *openblas_get_config(void);
+void ck_blas_set_threads(int n) { openblas_set_num_threads(n); }
+int ck_blas_get_threads(void) { return openblas_get_num_threads(); }
+const char *ck_blas_config(void) { return openblas_get_config(); }
+
+double ck_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

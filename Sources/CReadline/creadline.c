@@ -1,0 +1,1 @@
+int ck_rl_dummy(void){return 0;}
