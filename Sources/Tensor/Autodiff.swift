@@ -6,16 +6,14 @@
 /// gradients and the graph itself are freed once used (like PyTorch without `retain_graph`).
 public enum GradMode {
     /// Whether ops record on the tape. Off inside `noGrad { … }`.
-    /// Single-threaded use from the interpreter; worker threads inside ops never record.
-    nonisolated(unsafe) public static var enabled = true
+    /// Task-local (thread-local outside tasks) so concurrent callers, such as parallel tests,
+    /// do not switch each other's mode.
+    @TaskLocal public static var enabled = true
 }
 
 /// Runs `body` without recording anything on the tape (inference, evaluation, calibration).
 public func noGrad<T>(_ body: () throws -> T) rethrows -> T {
-    let old = GradMode.enabled
-    GradMode.enabled = false
-    defer { GradMode.enabled = old }
-    return try body()
+    try GradMode.$enabled.withValue(false) { try body() }
 }
 
 extension Tensor {

@@ -2,7 +2,7 @@
 extension Tensor {
     /// The broadcast shape of two shapes, or a shape error naming the op and both shapes.
     public static func broadcastShape(_ a: [Int], _ b: [Int], op: String) throws -> [Int] {
-        let n = max(a.count, b.count)
+        let n = Swift.max(a.count, b.count)
         var out = [Int](repeating: 1, count: n)
         for i in 0..<n {
             let da = i < n - a.count ? 1 : a[i - (n - a.count)]

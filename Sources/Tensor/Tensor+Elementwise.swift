@@ -19,7 +19,7 @@ extension Tensor {
                 return
             }
             // Both operands repeat with periods that divide each other (suffixes of one shape).
-            let big = max(px, py), small = min(px, py)
+            let big = Swift.max(px, py), small = Swift.min(px, py)
             let xSmall = px < big, ySmall = py < big
             let blocks = n / big
             func body(_ blk: Int) {
@@ -100,7 +100,7 @@ extension Tensor {
 
     /// Elementwise maximum (gradient goes to the larger input; ties to `a`).
     public static func maximum(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-        try binary(a, b, "maximum", { max($0, $1) }) { g, a, b, out, wa, wb in
+        try binary(a, b, "maximum", { Swift.max($0, $1) }) { g, a, b, out, wa, wb in
             let n = out.count
             let ma = Storage(count: n), mb = Storage(count: n)
             broadcastMap(out.shape, a.ptr, a.shape, out.ptr, out.shape, ma.ptr) { $0 == $1 ? 1 : 0 }
@@ -169,7 +169,7 @@ extension Tensor {
               grad: { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) })
     }
     public func relu() -> Tensor {
-        unary("relu", { io in Parallel.forRange(count) { r in for i in r { io.out[i] = max(io.inp[i], 0) } } },
+        unary("relu", { io in Parallel.forRange(count) { r in for i in r { io.out[i] = Swift.max(io.inp[i], 0) } } },
               grad: { x, _ in x > 0 ? 1 : 0 })
     }
     /// x^p for a constant exponent.
@@ -185,7 +185,7 @@ extension Tensor {
     }
     /// Clamps into [low, high]; the gradient passes where the input was inside.
     public func clamp(_ low: Float, _ high: Float) -> Tensor {
-        unary("clamp", { io in Parallel.forRange(count) { r in for i in r { io.out[i] = min(max(io.inp[i], low), high) } } },
+        unary("clamp", { io in Parallel.forRange(count) { r in for i in r { io.out[i] = Swift.min(Swift.max(io.inp[i], low), high) } } },
               grad: { x, _ in x >= low && x <= high ? 1 : 0 })
     }
     public func sigmoid() -> Tensor {
@@ -209,7 +209,8 @@ extension Tensor {
             ck_erf(c + r.lowerBound, c + r.lowerBound, r.count)
             for i in r { c[i] = 0.5 * (1 + c[i]); y[i] = x[i] * c[i] }
         }
-        return out.record("gelu", [self]) { [self] g in
+        return out.record("gelu", [self]) { [self, cdf] g in
+            _ = cdf  // keeps Φ(x) alive until the backward runs
             // d/dx = Φ(x) + x·φ(x), φ(x) = exp(-x²/2)/√(2π)
             let s = Storage(count: self.count)
             let d = s.ptr

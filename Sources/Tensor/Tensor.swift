@@ -24,8 +24,8 @@ public final class Storage {
 
     public init(count: Int) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-        ptr = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(count, 1) * 4, alignment: 64)
+        ptr = raw.bindMemory(to: Float.self, capacity: Swift.max(count, 1))
     }
 
     public convenience init(zeros count: Int) {
@@ -132,7 +132,7 @@ extension Tensor {
     /// `start, start+step, …` below `end`.
     public static func arange(_ start: Float = 0, _ end: Float, step: Float = 1) throws -> Tensor {
         guard step != 0 else { throw TensorError.argument(op: "arange", message: "step must not be 0") }
-        let n = max(0, Int(((end - start) / step).rounded(.up)))
+        let n = Swift.max(0, Int(((end - start) / step).rounded(.up)))
         let t = Tensor(uninitialized: [n])
         for i in 0..<n { t.ptr[i] = start + Float(i) * step }
         return t
@@ -176,7 +176,7 @@ extension Tensor: CustomStringConvertible {
     public var description: String {
         var s = "tensor\(shapeString(shape)) f32"
         if requiresGrad { s += " requires_grad" }
-        let n = min(count, 8)
+        let n = Swift.min(count, 8)
         let vals = (0..<n).map { formatFloat(ptr[$0]) }.joined(separator: ", ")
         s += " [" + vals + (count > n ? ", …" : "") + "]"
         return s

@@ -1,0 +1,169 @@
+import CKernels
+
+/// Matrix products through OpenBLAS: matmul (plain and batched), linear, patch embedding.
+extension Tensor {
+    /// C (m, n) = op(A) · op(B) (+ C when `accumulate`), row-major, one GEMM.
+    @inline(__always)
+    static func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+                     accumulate: Bool = false, alpha: Float = 1) {
+        if m == 0 || n == 0 { return }
+        if k == 0 { if !accumulate { c.initialize(repeating: 0, count: m * n) }; return }
+        ck_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha,
+                 a, Int32(transA ? m : k), b, Int32(transB ? k : n), accumulate ? 1 : 0, c, Int32(n))
+    }
+
+    /// Below this many multiply-adds per matrix, a batch of GEMMs runs one matrix per worker with
+    /// single-threaded OpenBLAS; above it, OpenBLAS threads each GEMM. Chosen with `bench gemm`.
+    public nonisolated(unsafe) static var batchedParallelBelow = 64 * 1024 * 1024
+
+    /// `batch` independent GEMMs with element strides between consecutive matrices
+    /// (stride 0 = the same matrix for every item).
+    static func gemmBatched(_ batch: Int, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                            _ a: UnsafePointer<Float>, _ sa: Int, _ b: UnsafePointer<Float>, _ sb: Int,
+                            _ c: UnsafeMutablePointer<Float>, _ sc: Int, accumulate: Bool = false, alpha: Float = 1) {
+        if batch > 1 && m * n * k < batchedParallelBelow && Parallel.workers > 1 {
+            Parallel.withSingleThreadedBLAS {
+                Parallel.forEach(batch) { i in
+                    gemm(transA, transB, m, n, k, a + i * sa, b + i * sb, c + i * sc, accumulate: accumulate, alpha: alpha)
+                }
+            }
+        } else {
+            for i in 0..<batch { gemm(transA, transB, m, n, k, a + i * sa, b + i * sb, c + i * sc, accumulate: accumulate, alpha: alpha) }
+        }
+    }
+
+    /// Matrix product with optional transposes of the last two dims.
+    /// - a: (…, M, K) — or (…, K, M) with `transA`
+    /// - b: (K, N) shared by every batch item, or (…, K, N) with the same leading dims as a
+    ///   (or (…, N, K) with `transB`)
+    /// - returns: (…, M, N)
+    public static func matmul(_ a: Tensor, _ b: Tensor, transA: Bool = false, transB: Bool = false, alpha: Float = 1) throws -> Tensor {
+        guard a.rank >= 2, b.rank >= 2 else {
+            throw TensorError.shape(op: "matmul", message: "needs 2-D or higher operands, got \(shapeString(a.shape)) @ \(shapeString(b.shape))")
+        }
+        let m = transA ? a.shape[a.rank - 1] : a.shape[a.rank - 2]
+        let k = transA ? a.shape[a.rank - 2] : a.shape[a.rank - 1]
+        let kb = transB ? b.shape[b.rank - 1] : b.shape[b.rank - 2]
+        let n = transB ? b.shape[b.rank - 2] : b.shape[b.rank - 1]
+        let lead = Array(a.shape.dropLast(2))
+        guard k == kb, b.rank == 2 || Array(b.shape.dropLast(2)) == lead else {
+            throw TensorError.shape(op: "matmul", message: "\(shapeString(a.shape)) @ \(shapeString(b.shape))\(transB ? "ᵀ" : "")")
+        }
+        let batch = lead.reduce(1, *)
+        let out = Tensor(uninitialized: lead + [m, n])
+        let shared = b.rank == 2
+        if shared && !transA {
+            gemm(false, transB, batch * m, n, k, a.ptr, b.ptr, out.ptr, alpha: alpha)  // one big GEMM
+        } else {
+            gemmBatched(batch, transA, transB, m, n, k, a.ptr, m * k, b.ptr, shared ? 0 : k * n, out.ptr, m * n, alpha: alpha)
+        }
+        return out.record("matmul", [a, b]) { g in
+            // C = α·op(A)·op(B):  dA = α·g·op(B)ᵀ (transposed back if transA),  dB likewise.
+            if a.requiresGrad {
+                let ga = a.gradBuffer()
+                if shared && !transA {
+                    gemm(false, !transB, batch * m, k, n, g, b.ptr, ga, accumulate: true, alpha: alpha)
+                } else if !transA {
+                    gemmBatched(batch, false, !transB, m, k, n, g, m * n, b.ptr, shared ? 0 : k * n, ga, m * k, accumulate: true, alpha: alpha)
+                } else {  // A stored (K, M): dAᵀ = op(B)·gᵀ
+                    gemmBatched(batch, transB, true, k, m, n, b.ptr, shared ? 0 : k * n, g, m * n, ga, m * k, accumulate: true, alpha: alpha)
+                }
+            }
+            if b.requiresGrad {
+                let gb = b.gradBuffer()
+                if shared && !transA {
+                    // Sum over the batch in one GEMM on the flattened rows.
+                    if transB { gemm(true, false, n, k, batch * m, g, a.ptr, gb, accumulate: true, alpha: alpha) }
+                    else { gemm(true, false, k, n, batch * m, a.ptr, g, gb, accumulate: true, alpha: alpha) }
+                } else if shared {
+                    for i in 0..<batch {
+                        if transB { gemm(true, true, n, k, m, g + i * m * n, a.ptr + i * m * k, gb, accumulate: true, alpha: alpha) }
+                        else { gemm(false, false, k, n, m, a.ptr + i * m * k, g + i * m * n, gb, accumulate: true, alpha: alpha) }
+                    }
+                } else if transB {  // B stored (N, K): dB = gᵀ·op(A)
+                    gemmBatched(batch, true, transA, n, k, m, g, m * n, a.ptr, m * k, gb, k * n, accumulate: true, alpha: alpha)
+                } else {            // dB = op(A)ᵀ·g
+                    gemmBatched(batch, !transA, false, k, n, m, a.ptr, m * k, g, m * n, gb, k * n, accumulate: true, alpha: alpha)
+                }
+            }
+        }
+    }
+
+    public func matmul(_ b: Tensor) throws -> Tensor { try Tensor.matmul(self, b) }
+
+    /// Fully connected layer as `nn.Linear`: y = x·Wᵀ + b.
+    /// - x: (…, in), weight: (out, in), bias: (out) or nil → (…, out)
+    public func linear(weight: Tensor, bias: Tensor?) throws -> Tensor {
+        guard weight.rank == 2, let din = shape.last, weight.shape[1] == din else {
+            throw TensorError.shape(op: "linear", message: "input \(shapeString(shape)) vs weight \(shapeString(weight.shape)) (out, in)")
+        }
+        let dout = weight.shape[0]
+        if let bias, bias.shape != [dout] {
+            throw TensorError.shape(op: "linear", message: "bias \(shapeString(bias.shape)) vs \(dout) outputs")
+        }
+        let rows = count / Swift.max(din, 1)
+        let out = Tensor(uninitialized: Array(shape.dropLast()) + [dout])
+        if let bias {
+            for r in 0..<rows { (out.ptr + r * dout).update(from: bias.ptr, count: dout) }
+        }
+        Tensor.gemm(false, true, rows, dout, din, ptr, weight.ptr, out.ptr, accumulate: bias != nil)
+        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        return out.record("linear", inputs) { [self] g in
+            if self.requiresGrad { Tensor.gemm(false, false, rows, din, dout, g, weight.ptr, self.gradBuffer(), accumulate: true) }
+            if weight.requiresGrad { Tensor.gemm(true, false, dout, din, rows, g, self.ptr, weight.gradBuffer(), accumulate: true) }
+            if let bias, bias.requiresGrad {
+                let gb = bias.gradBuffer()
+                for r in 0..<rows { let s = g + r * dout; for j in 0..<dout { gb[j] += s[j] } }
+            }
+        }
+    }
+
+    /// Patch embedding, a convolution with stride = kernel = `patch` (timm's `PatchEmbed`),
+    /// flattened to tokens in row-major grid order.
+    /// - self: (B, C, H, W), weight: (D, C, P, P), bias: (D) → (B, (H/P)·(W/P), D)
+    public func patchEmbed(weight: Tensor, bias: Tensor?) throws -> Tensor {
+        guard rank == 4, weight.rank == 4, weight.shape[1] == shape[1], weight.shape[2] == weight.shape[3] else {
+            throw TensorError.shape(op: "patch_embed", message: "input \(shapeString(shape)) (B, C, H, W) vs weight \(shapeString(weight.shape)) (D, C, P, P)")
+        }
+        let (b, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let p = weight.shape[2], d = weight.shape[0]
+        guard h % p == 0, w % p == 0 else {
+            throw TensorError.shape(op: "patch_embed", message: "image \(h)×\(w) is not divisible by patch \(p)")
+        }
+        let gh = h / p, gw = w / p, n = gh * gw, kdim = c * p * p
+        // im2col: cols[(b, gy, gx), (c, py, px)]
+        let cols = Tensor(uninitialized: [b * n, kdim])
+        let x = ptr, cp = cols.ptr
+        Parallel.forEach(b) { bi in
+            for gy in 0..<gh { for gx in 0..<gw {
+                let row = cp + ((bi * n) + gy * gw + gx) * kdim
+                for ci in 0..<c { for py in 0..<p {
+                    (row + (ci * p + py) * p).update(from: x + ((bi * c + ci) * h + gy * p + py) * w + gx * p, count: p)
+                } }
+            } }
+        }
+        let cols2im: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void = { src, dst in
+            Parallel.forEach(b) { bi in
+                for gy in 0..<gh { for gx in 0..<gw {
+                    let row = src + ((bi * n) + gy * gw + gx) * kdim
+                    for ci in 0..<c { for py in 0..<p {
+                        let s = row + (ci * p + py) * p, o = dst + ((bi * c + ci) * h + gy * p + py) * w + gx * p
+                        for px in 0..<p { o[px] += s[px] }
+                    } }
+                } }
+            }
+        }
+        let wflat = try weight.reshape([d, kdim])
+        // Route the input gradient through cols (a leaf we own) back to the image.
+        cols.requiresGrad = requiresGrad && GradMode.enabled
+        let y = try cols.linear(weight: wflat, bias: bias)
+        let out = try y.reshape([b, n, d])
+        if cols.requiresGrad {
+            // Chain: out ← y ← cols ← self. Give cols a VJP that folds its gradient into the image.
+            cols.record("im2col", [self]) { [self] g in cols2im(g, self.gradBuffer()) }
+        }
+        out.op = "patch_embed"
+        return out
+    }
+}
