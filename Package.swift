@@ -29,7 +29,7 @@ let package = Package(
         ),
         .target(name: "Tensor", dependencies: ["CKernels"]),
         .target(name: "Datasets", dependencies: ["Tensor", "CImage"]),
-        .target(name: "Models", dependencies: ["Tensor", "Datasets"]),
+        .target(name: "Models", dependencies: ["Tensor"]),
         .target(name: "Quantization", dependencies: ["Tensor", "Models"]),
         .target(name: "Synthesis", dependencies: ["Tensor", "Models", "Quantization"]),
         .target(name: "Plot", dependencies: ["Tensor", "CImage"]),
@@ -37,7 +37,8 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["Script", "CReadline"]),
         .executableTarget(name: "sardfq", dependencies: ["Runtime"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Tensor"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Tensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Plot", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "Runtime"], resources: [.copy("Corpus")]),
     ],
     swiftLanguageModes: [.v5]

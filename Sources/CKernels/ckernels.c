@@ -25,7 +25,10 @@ __m256 _ZGVdN8v_tanhf(__m256);
     }                                                                      \
   }
 
-VECTOR_MAP(ck_exp, _ZGVdN8v_expf)
+// exp with inputs below -87 raised to -87: libmvec sends underflowing lanes to a slow scalar
+// path (softmax rows are full of them); the result differs from 0 by less than 2e-38.
+static inline __m256 exp_clamped(__m256 x) { return _ZGVdN8v_expf(_mm256_max_ps(x, _mm256_set1_ps(-87.0f))); }
+VECTOR_MAP(ck_exp, exp_clamped)
 VECTOR_MAP(ck_log, _ZGVdN8v_logf)
 VECTOR_MAP(ck_erf, _ZGVdN8v_erff)
 VECTOR_MAP(ck_tanh, _ZGVdN8v_tanhf)
@@ -47,4 +50,31 @@ double ck_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// Row-wise numerically stable softmax: y[r, :] = exp(x[r, :] - max) / sum. Rows of length d.
+void ck_softmax_rows(const float *x, float *y, long rows, long d) {
+  for (long r = 0; r < rows; r++) {
+    const float *xi = x + r * d;
+    float *yi = y + r * d;
+    float m = -INFINITY;
+    for (long j = 0; j < d; j++) m = xi[j] > m ? xi[j] : m;
+    for (long j = 0; j < d; j++) yi[j] = xi[j] - m;
+    ck_exp(yi, yi, d);
+    float s = 0;
+    for (long j = 0; j < d; j++) s += yi[j];
+    float inv = 1.0f / s;
+    for (long j = 0; j < d; j++) yi[j] *= inv;
+  }
+}
+
+// Softmax backward for rows: dx[r, :] += y ⊙ (g − Σ g·y).
+void ck_softmax_backward_rows(const float *y, const float *g, float *dx, long rows, long d) {
+  for (long r = 0; r < rows; r++) {
+    const float *yi = y + r * d, *gi = g + r * d;
+    float *di = dx + r * d;
+    float s = 0;
+    for (long j = 0; j < d; j++) s += gi[j] * yi[j];
+    for (long j = 0; j < d; j++) di[j] += yi[j] * (gi[j] - s);
+  }
 }

@@ -65,17 +65,7 @@ extension Tensor {
     /// Row-wise softmax of `x` (rows of length d) into `y`, numerically stable.
     static func softmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, d: Int) {
         Parallel.forRange(rows, grain: Swift.max(1, 16384 / Swift.max(d, 1))) { r in
-            for i in r {
-                let xi = x + i * d, yi = y + i * d
-                var m = -Float.infinity
-                for j in 0..<d { m = Swift.max(m, xi[j]) }
-                for j in 0..<d { yi[j] = xi[j] - m }
-                ck_exp(yi, yi, d)
-                var s: Float = 0
-                for j in 0..<d { s += yi[j] }
-                let inv = 1 / s
-                for j in 0..<d { yi[j] *= inv }
-            }
+            ck_softmax_rows(x + r.lowerBound * d, y + r.lowerBound * d, r.count, d)
         }
     }
 
@@ -89,12 +79,8 @@ extension Tensor {
             guard self.requiresGrad else { return }
             let gx = self.gradBuffer(), y = out.ptr
             Parallel.forRange(rows, grain: Swift.max(1, 16384 / d)) { r in
-                for i in r {
-                    let yi = y + i * d, gi = g + i * d, dx = gx + i * d
-                    var s: Float = 0
-                    for j in 0..<d { s += gi[j] * yi[j] }
-                    for j in 0..<d { dx[j] += yi[j] * (gi[j] - s) }
-                }
+                let o = r.lowerBound * d
+                ck_softmax_backward_rows(y + o, g + o, gx + o, r.count, d)
             }
         }
     }

@@ -11,6 +11,10 @@ void ck_log(const float *x, float *y, long n);
 void ck_erf(const float *x, float *y, long n);
 void ck_tanh(const float *x, float *y, long n);
 
+// Softmax over rows of length d (forward; backward accumulates into dx).
+void ck_softmax_rows(const float *x, float *y, long rows, long d);
+void ck_softmax_backward_rows(const float *y, const float *g, float *dx, long rows, long d);
+
 // OpenBLAS: single-precision GEMM in row-major layout, C = alpha*op(A)*op(B) + beta*C.
 void ck_sgemm(int transA, int transB, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);

@@ -1,0 +1,133 @@
+import Foundation
+
+/// Eval-time preprocessing of a model (timm's `pretrained_cfg`): how images become inputs.
+public struct Preprocessing: Codable, Equatable, Sendable {
+    public var inputSize: [Int]          // (C, H, W)
+    public var cropPct: Double           // resize short side to floor(H / cropPct), then center crop
+    public var interpolation: String     // "bicubic" | "bilinear"
+    public var mean: [Float]
+    public var std: [Float]
+    public init(inputSize: [Int], cropPct: Double, interpolation: String, mean: [Float], std: [Float]) {
+        self.inputSize = inputSize; self.cropPct = cropPct; self.interpolation = interpolation; self.mean = mean; self.std = std
+    }
+    public static let imagenet: ([Float], [Float]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    public static let inception: ([Float], [Float]) = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
+}
+
+/// Architecture of a VisionTransformer (ViT and DeiT share timm's `VisionTransformer`).
+public struct ViTConfig: Codable, Equatable, Sendable {
+    public var imgSize: [Int]        // (H, W)
+    public var patchSize: Int
+    public var inChans: Int
+    public var numClasses: Int
+    public var embedDim: Int
+    public var depth: Int
+    public var numHeads: Int
+    public var mlpRatio: Double
+    public var qkvBias: Bool
+    public var eps: Float            // LayerNorm eps: 1e-6 in timm's ViT/DeiT
+    public init(imgSize: [Int], patchSize: Int, inChans: Int = 3, numClasses: Int = 1000, embedDim: Int, depth: Int,
+                numHeads: Int, mlpRatio: Double = 4, qkvBias: Bool = true, eps: Float = 1e-6) {
+        self.imgSize = imgSize; self.patchSize = patchSize; self.inChans = inChans; self.numClasses = numClasses
+        self.embedDim = embedDim; self.depth = depth; self.numHeads = numHeads; self.mlpRatio = mlpRatio
+        self.qkvBias = qkvBias; self.eps = eps
+    }
+    public var grid: (h: Int, w: Int) { (imgSize[0] / patchSize, imgSize[1] / patchSize) }
+    public var numPatches: Int { grid.h * grid.w }
+    public var mlpHidden: Int { Int(Double(embedDim) * mlpRatio) }
+}
+
+/// Architecture of a SwinTransformer (timm's current layout: patch merging at the start of stages 2+).
+public struct SwinConfig: Codable, Equatable, Sendable {
+    public var imgSize: [Int]
+    public var patchSize: Int
+    public var inChans: Int
+    public var numClasses: Int
+    public var embedDim: Int
+    public var depths: [Int]
+    public var numHeads: [Int]
+    public var windowSize: Int
+    public var mlpRatio: Double
+    public var qkvBias: Bool
+    public var eps: Float            // 1e-5 in timm's Swin
+    public init(imgSize: [Int], patchSize: Int = 4, inChans: Int = 3, numClasses: Int = 1000, embedDim: Int, depths: [Int],
+                numHeads: [Int], windowSize: Int = 7, mlpRatio: Double = 4, qkvBias: Bool = true, eps: Float = 1e-5) {
+        self.imgSize = imgSize; self.patchSize = patchSize; self.inChans = inChans; self.numClasses = numClasses
+        self.embedDim = embedDim; self.depths = depths; self.numHeads = numHeads; self.windowSize = windowSize
+        self.mlpRatio = mlpRatio; self.qkvBias = qkvBias; self.eps = eps
+    }
+    public var totalBlocks: Int { depths.reduce(0, +) }
+}
+
+/// Any supported architecture.
+public enum Architecture: Codable, Equatable, Sendable {
+    case vit(ViTConfig)
+    case swin(SwinConfig)
+
+    public var family: String { switch self { case .vit: return "vit"; case .swin: return "swin" } }
+    public var numClasses: Int { switch self { case .vit(let c): return c.numClasses; case .swin(let c): return c.numClasses } }
+    public var inputShape: [Int] {
+        switch self {
+        case .vit(let c): return [c.inChans] + c.imgSize
+        case .swin(let c): return [c.inChans] + c.imgSize
+        }
+    }
+    /// Number of transformer blocks (Swin: counted across all stages).
+    public var numBlocks: Int { switch self { case .vit(let c): return c.depth; case .swin(let c): return c.totalBlocks } }
+
+    public func json() -> String {
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        return String(data: try! enc.encode(self), encoding: .utf8)!
+    }
+    public static func from(json: String) throws -> Architecture {
+        try JSONDecoder().decode(Architecture.self, from: Data(json.utf8))
+    }
+}
+
+/// A named preset: architecture plus preprocessing.
+public struct ModelPreset: Sendable {
+    public let name: String
+    public let architecture: Architecture
+    public let preprocessing: Preprocessing
+    public let summary: String
+}
+
+/// The preset table: timm's ImageNet models and the project's own Fashion-MNIST models.
+public enum Presets {
+    static func imagenet(_ name: String, _ a: Architecture, cropPct: Double, mean: ([Float], [Float]), _ summary: String) -> ModelPreset {
+        ModelPreset(name: name, architecture: a,
+                    preprocessing: Preprocessing(inputSize: [3, 224, 224], cropPct: cropPct, interpolation: "bicubic", mean: mean.0, std: mean.1),
+                    summary: summary)
+    }
+    static func vit(_ d: Int, _ depth: Int, _ h: Int) -> Architecture {
+        .vit(ViTConfig(imgSize: [224, 224], patchSize: 16, embedDim: d, depth: depth, numHeads: h))
+    }
+    static func swin(_ d: Int, _ depths: [Int], _ h: [Int]) -> Architecture {
+        .swin(SwinConfig(imgSize: [224, 224], embedDim: d, depths: depths, numHeads: h))
+    }
+    /// Fashion-MNIST preprocessing: 28×28 zero-padded to 32×32, one channel, train-set mean/std.
+    public static let fashionMNIST = Preprocessing(inputSize: [1, 32, 32], cropPct: 1, interpolation: "none",
+                                                   mean: [0.2860 * 784 / 1024], std: [0.3205])
+
+    public static let all: [ModelPreset] = [
+        imagenet("deit_tiny_patch16_224", vit(192, 12, 3), cropPct: 0.875, mean: Preprocessing.imagenet, "DeiT-T, 5.7M params"),
+        imagenet("deit_small_patch16_224", vit(384, 12, 6), cropPct: 0.875, mean: Preprocessing.imagenet, "DeiT-S, 22M params"),
+        imagenet("deit_base_patch16_224", vit(768, 12, 12), cropPct: 0.875, mean: Preprocessing.imagenet, "DeiT-B, 86M params"),
+        imagenet("vit_small_patch16_224", vit(384, 12, 6), cropPct: 0.9, mean: Preprocessing.inception, "ViT-S (augreg), 22M params"),
+        imagenet("vit_base_patch16_224", vit(768, 12, 12), cropPct: 0.9, mean: Preprocessing.inception, "ViT-B (augreg), 86M params"),
+        imagenet("swin_tiny_patch4_window7_224", swin(96, [2, 2, 6, 2], [3, 6, 12, 24]), cropPct: 0.9, mean: Preprocessing.imagenet, "Swin-T, 28M params"),
+        imagenet("swin_small_patch4_window7_224", swin(96, [2, 2, 18, 2], [3, 6, 12, 24]), cropPct: 0.9, mean: Preprocessing.imagenet, "Swin-S, 50M params"),
+        imagenet("swin_base_patch4_window7_224", swin(128, [2, 2, 18, 2], [4, 8, 16, 32]), cropPct: 0.9, mean: Preprocessing.imagenet, "Swin-B, 88M params"),
+        ModelPreset(name: "vit-t", architecture: .vit(ViTConfig(imgSize: [32, 32], patchSize: 4, inChans: 1, numClasses: 10,
+                                                               embedDim: 96, depth: 6, numHeads: 3, mlpRatio: 4)),
+                    preprocessing: fashionMNIST, summary: "small ViT on Fashion-MNIST (patch 4, dim 96, depth 6, 3 heads)"),
+        ModelPreset(name: "vit-s", architecture: .vit(ViTConfig(imgSize: [32, 32], patchSize: 4, inChans: 1, numClasses: 10,
+                                                               embedDim: 192, depth: 8, numHeads: 6, mlpRatio: 4)),
+                    preprocessing: fashionMNIST, summary: "larger ViT on Fashion-MNIST (patch 4, dim 192, depth 8, 6 heads)"),
+        ModelPreset(name: "swin-t", architecture: .swin(SwinConfig(imgSize: [32, 32], patchSize: 2, inChans: 1, numClasses: 10,
+                                                                  embedDim: 48, depths: [2, 2, 2], numHeads: [3, 6, 12], windowSize: 4)),
+                    preprocessing: fashionMNIST, summary: "small Swin on Fashion-MNIST (patch 2, window 4, three stages)"),
+    ]
+
+    public static func named(_ name: String) -> ModelPreset? { all.first { $0.name == name } }
+}

@@ -1,0 +1,148 @@
+import Tensor
+
+/// Errors of model construction and weight loading; each names the keys involved.
+public enum ModelError: Error, CustomStringConvertible {
+    case loading(file: String, missing: [String], unexpected: [String], mismatched: [String])
+    case config(String)
+    case input(String)
+
+    public var description: String {
+        switch self {
+        case let .loading(file, missing, unexpected, mismatched):
+            var parts: [String] = []
+            if !missing.isEmpty { parts.append("missing keys: " + missing.joined(separator: ", ")) }
+            if !unexpected.isEmpty { parts.append("unexpected keys: " + unexpected.joined(separator: ", ")) }
+            if !mismatched.isEmpty { parts.append("shape mismatches: " + mismatched.joined(separator: "; ")) }
+            return "\(file): cannot load weights: " + parts.joined(separator: "; ")
+        case let .config(m): return "model config: \(m)"
+        case let .input(m): return "model input: \(m)"
+        }
+    }
+}
+
+/// Named parameters in timm's state-dict order and key names.
+public final class Parameters {
+    public private(set) var names: [String] = []
+    private var table: [String: Tensor] = [:]
+
+    public init() {}
+
+    /// Adds a parameter (a leaf that requires grad).
+    @discardableResult public func add(_ name: String, _ t: Tensor) -> Tensor {
+        precondition(table[name] == nil, "duplicate parameter \(name)")
+        t.requiresGrad = true
+        names.append(name); table[name] = t
+        return t
+    }
+
+    public subscript(_ name: String) -> Tensor {
+        guard let t = table[name] else { preconditionFailure("no parameter named \(name)") }
+        return t
+    }
+    public func get(_ name: String) -> Tensor? { table[name] }
+    public var all: [(String, Tensor)] { names.map { ($0, table[$0]!) } }
+    public var tensors: [Tensor] { names.map { table[$0]! } }
+    public var count: Int { names.reduce(0) { $0 + table[$1]!.count } }
+
+    /// Strictly loads a state dict: every key must exist with the same shape, and nothing else.
+    /// `ignoring` lists buffers that are computed, not loaded (e.g. Swin's relative_position_index).
+    public func load(_ state: [(String, Tensor)], file: String, ignoring: (String) -> Bool = { _ in false }) throws {
+        var seen = Set<String>()
+        var unexpected: [String] = [], mismatched: [String] = []
+        for (k, v) in state {
+            if ignoring(k) { continue }
+            guard let p = table[k] else { unexpected.append(k); continue }
+            seen.insert(k)
+            if p.shape != v.shape {
+                mismatched.append("\(k): checkpoint \(shapeString(v.shape)) vs model \(shapeString(p.shape))")
+            }
+        }
+        let missing = names.filter { !seen.contains($0) }
+        if !missing.isEmpty || !unexpected.isEmpty || !mismatched.isEmpty {
+            throw ModelError.loading(file: file, missing: missing, unexpected: unexpected, mismatched: mismatched)
+        }
+        for (k, v) in state where !ignoring(k) { table[k]!.ptr.update(from: v.ptr, count: v.count) }
+    }
+
+    /// A deep copy (new storage) of every parameter.
+    public func copy() -> Parameters {
+        let p = Parameters()
+        for (n, t) in all { p.add(n, t.copy()) }
+        return p
+    }
+}
+
+/// Where a model lets a quantizer (or a recorder) see and replace tensors during the forward.
+/// Site names are timm module paths: `blocks.3.attn.qkv` for a linear layer, and
+/// `blocks.3.attn.q` / `.k` / `.v` / `.attn` for the attention matmul operands.
+public protocol ForwardHooks: AnyObject {
+    /// Input of a linear layer (or of the patch embedding) at `layer`, before the product.
+    func input(_ layer: String, _ x: Tensor) throws -> Tensor
+    /// Weight of a linear layer (or patch embedding) at `layer`.
+    func weight(_ layer: String, _ w: Tensor) throws -> Tensor
+    /// An operand of an attention matmul at `site` (q, k, v or attn probabilities).
+    func operand(_ site: String, _ x: Tensor) throws -> Tensor
+}
+
+/// What the forward should keep besides the logits.
+public struct Capture: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// Softmax attention probabilities per block, (B, H, N, N) (Swin: (B·nW, H, w², w²)).
+    public static let attention = Capture(rawValue: 1)
+    /// Attention outputs per head before the projection, (B, H, N, d) (Swin: per window).
+    public static let attentionOutput = Capture(rawValue: 2)
+    /// Input and output of every block (for block reconstruction).
+    public static let blockIO = Capture(rawValue: 4)
+}
+
+/// Result of a forward pass.
+public struct ModelOutput {
+    /// (B, classes)
+    public var logits: Tensor
+    /// Pre-head features: the final class token (ViT) or the pooled tokens (Swin), (B, D).
+    public var features: Tensor
+    public var attention: [Tensor] = []
+    public var attentionOutput: [Tensor] = []
+    public var blockInputs: [Tensor] = []
+    public var blockOutputs: [Tensor] = []
+}
+
+/// A vision transformer the rest of the runtime can drive.
+public protocol VisionModel: AnyObject {
+    var architecture: Architecture { get }
+    var params: Parameters { get }
+    /// Forward pass. - x: (B, C, H, W) normalized images.
+    func forward(_ x: Tensor, capture: Capture, hooks: ForwardHooks?) throws -> ModelOutput
+    /// Names of the blocks in forward order (for reconstruction and per-block reports).
+    var blockNames: [String] { get }
+    /// Runs one block alone. - x: the block's input as seen in `forward` (ViT (B, N, D); Swin (B, H, W, C)).
+    func forwardBlock(_ index: Int, _ x: Tensor, hooks: ForwardHooks?) throws -> Tensor
+    /// A deep copy with its own parameters.
+    func clone() -> VisionModel
+}
+
+extension VisionModel {
+    public func forward(_ x: Tensor) throws -> Tensor { try forward(x, capture: [], hooks: nil).logits }
+    public var parameterCount: Int { params.count }
+}
+
+/// Linear layer through optional hooks. - x: (…, in) → (…, out)
+@inline(__always)
+func hookedLinear(_ x: Tensor, _ p: Parameters, _ name: String, _ hooks: ForwardHooks?, bias: Bool = true) throws -> Tensor {
+    let w = p[name + ".weight"], b = bias ? p.get(name + ".bias") : nil
+    guard let hooks else { return try x.linear(weight: w, bias: b) }
+    return try hooks.input(name, x).linear(weight: hooks.weight(name, w), bias: b)
+}
+
+/// Deterministic initialisation used when training from scratch (timm's ViT scheme:
+/// truncated normal std 0.02 for weights, zero biases, unit LayerNorm scales).
+func truncNormal(_ shape: [Int], std: Float, rng: inout RNG) -> Tensor {
+    let t = Tensor(uninitialized: shape)
+    for i in 0..<t.count {
+        var v: Float
+        repeat { v = rng.normal() } while Swift.abs(v) > 2
+        t.ptr[i] = v * std
+    }
+    return t
+}

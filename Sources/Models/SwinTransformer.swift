@@ -1,0 +1,209 @@
+import Tensor
+
+/// timm's current `SwinTransformer`: patch embedding with LayerNorm (tokens kept as (B, H, W, C)),
+/// stages of window-attention blocks with relative position bias, shifted windows with masks on
+/// odd blocks, patch merging at the start of stages 2+, final LayerNorm, average pool, `head.fc`.
+/// The relative position index and the attention masks are computed here, never loaded.
+public final class SwinTransformer: VisionModel {
+    public let config: SwinConfig
+    public let params: Parameters
+    public var architecture: Architecture { .swin(config) }
+
+    /// Geometry of one block: its stage, resolution, effective window and shift.
+    public struct BlockGeometry {
+        public let stage: Int, index: Int, name: String
+        public let dim: Int, heads: Int
+        public let height: Int, width: Int
+        public let window: Int, shift: Int
+        public var windows: Int { (height / window) * (width / window) }
+    }
+    public let geometry: [BlockGeometry]
+    /// Per block: relative position index (N·N) and, for shifted blocks, the mask (nW, 1, N, N).
+    private var relIndex: [[Int]] = []
+    private var masks: [Tensor?] = []
+
+    public init(_ config: SwinConfig, params: Parameters) {
+        self.config = config; self.params = params
+        var geo: [BlockGeometry] = []
+        var h = config.imgSize[0] / config.patchSize, w = config.imgSize[1] / config.patchSize
+        for (s, depth) in config.depths.enumerated() {
+            if s > 0 { h /= 2; w /= 2 }
+            let dim = config.embedDim << s
+            for b in 0..<depth {
+                // timm: when the resolution is not larger than the window, use one window and no shift.
+                var win = config.windowSize, shift = b % 2 == 1 ? config.windowSize / 2 : 0
+                if Swift.min(h, w) <= win { win = Swift.min(h, w); shift = 0 }
+                geo.append(BlockGeometry(stage: s, index: b, name: "layers.\(s).blocks.\(b)", dim: dim, heads: config.numHeads[s],
+                                         height: h, width: w, window: win, shift: shift))
+            }
+        }
+        geometry = geo
+        relIndex = geo.map { SwinTransformer.relativePositionIndex($0.window) }
+        masks = geo.map { $0.shift > 0 ? SwinTransformer.shiftMask($0) : nil }
+    }
+
+    /// A randomly initialised model (seeded).
+    public convenience init(_ c: SwinConfig, seed: UInt64) {
+        var rng = RNG(seed: seed)
+        let p = Parameters()
+        let fanIn = Float(c.inChans * c.patchSize * c.patchSize)
+        p.add("patch_embed.proj.weight", Tensor.uniform([c.embedDim, c.inChans, c.patchSize, c.patchSize], low: -1 / fanIn.squareRoot(), high: 1 / fanIn.squareRoot(), rng: &rng))
+        p.add("patch_embed.proj.bias", Tensor.zeros([c.embedDim]))
+        p.add("patch_embed.norm.weight", Tensor.ones([c.embedDim])); p.add("patch_embed.norm.bias", Tensor.zeros([c.embedDim]))
+        var h = c.imgSize[0] / c.patchSize, w = c.imgSize[1] / c.patchSize
+        for (s, depth) in c.depths.enumerated() {
+            let dim = c.embedDim << s
+            if s > 0 {
+                h /= 2; w /= 2
+                let pre = "layers.\(s).downsample."
+                p.add(pre + "norm.weight", Tensor.ones([2 * dim])); p.add(pre + "norm.bias", Tensor.zeros([2 * dim]))
+                p.add(pre + "reduction.weight", truncNormal([dim, 2 * dim], std: 0.02, rng: &rng))
+            }
+            let win = Swift.min(c.windowSize, Swift.min(h, w)), hid = Int(Double(dim) * c.mlpRatio)
+            for b in 0..<depth {
+                let pre = "layers.\(s).blocks.\(b)."
+                p.add(pre + "norm1.weight", Tensor.ones([dim])); p.add(pre + "norm1.bias", Tensor.zeros([dim]))
+                p.add(pre + "attn.relative_position_bias_table", truncNormal([(2 * win - 1) * (2 * win - 1), c.numHeads[s]], std: 0.02, rng: &rng))
+                p.add(pre + "attn.qkv.weight", truncNormal([3 * dim, dim], std: 0.02, rng: &rng))
+                if c.qkvBias { p.add(pre + "attn.qkv.bias", Tensor.zeros([3 * dim])) }
+                p.add(pre + "attn.proj.weight", truncNormal([dim, dim], std: 0.02, rng: &rng)); p.add(pre + "attn.proj.bias", Tensor.zeros([dim]))
+                p.add(pre + "norm2.weight", Tensor.ones([dim])); p.add(pre + "norm2.bias", Tensor.zeros([dim]))
+                p.add(pre + "mlp.fc1.weight", truncNormal([hid, dim], std: 0.02, rng: &rng)); p.add(pre + "mlp.fc1.bias", Tensor.zeros([hid]))
+                p.add(pre + "mlp.fc2.weight", truncNormal([dim, hid], std: 0.02, rng: &rng)); p.add(pre + "mlp.fc2.bias", Tensor.zeros([dim]))
+            }
+        }
+        let last = c.embedDim << (c.depths.count - 1)
+        p.add("norm.weight", Tensor.ones([last])); p.add("norm.bias", Tensor.zeros([last]))
+        p.add("head.fc.weight", truncNormal([c.numClasses, last], std: 0.02, rng: &rng)); p.add("head.fc.bias", Tensor.zeros([c.numClasses]))
+        self.init(c, params: p)
+    }
+
+    /// Buffers that timm keeps in some state dicts but we compute.
+    public static func isComputedBuffer(_ key: String) -> Bool {
+        key.hasSuffix("relative_position_index") || key.hasSuffix("attn_mask")
+    }
+
+    public var blockNames: [String] { geometry.map(\.name) }
+    public func clone() -> VisionModel { SwinTransformer(config, params: params.copy()) }
+
+    /// Index into the bias table for every (query, key) pair of a ws×ws window, row-major.
+    static func relativePositionIndex(_ ws: Int) -> [Int] {
+        var idx: [Int] = []
+        idx.reserveCapacity(ws * ws * ws * ws)
+        for q in 0..<(ws * ws) { for k in 0..<(ws * ws) {
+            let dy = q / ws - k / ws + ws - 1, dx = q % ws - k % ws + ws - 1
+            idx.append(dy * (2 * ws - 1) + dx)
+        } }
+        return idx
+    }
+
+    /// Shifted-window mask (nW, 1, N, N): 0 within a region, −100 across regions (as timm).
+    static func shiftMask(_ g: BlockGeometry) -> Tensor {
+        let (h, w, ws, s) = (g.height, g.width, g.window, g.shift)
+        func region(_ i: Int, _ n: Int) -> Int { i < n - ws ? 0 : (i < n - s ? 1 : 2) }
+        let nW = g.windows, n = ws * ws
+        let m = Tensor.zeros([nW, 1, n, n])
+        var win = 0
+        for wy in 0..<(h / ws) { for wx in 0..<(w / ws) {
+            let labels = (0..<n).map { t in region(wy * ws + t / ws, h) * 3 + region(wx * ws + t % ws, w) }
+            for i in 0..<n { for j in 0..<n where labels[i] != labels[j] { m.ptr[(win * n + i) * n + j] = -100 } }
+            win += 1
+        } }
+        return m
+    }
+
+    /// (B, H, W, C) → (B·nW, ws·ws, C)
+    static func partition(_ x: Tensor, _ ws: Int) throws -> Tensor {
+        let (b, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        return try x.reshape([b, h / ws, ws, w / ws, ws, c]).permute([0, 1, 3, 2, 4, 5]).reshape([b * (h / ws) * (w / ws), ws * ws, c])
+    }
+
+    /// (B·nW, ws·ws, C) → (B, H, W, C)
+    static func reverse(_ x: Tensor, _ ws: Int, _ h: Int, _ w: Int) throws -> Tensor {
+        let c = x.shape[2], b = x.shape[0] / ((h / ws) * (w / ws))
+        return try x.reshape([b, h / ws, w / ws, ws, ws, c]).permute([0, 1, 3, 2, 4, 5]).reshape([b, h, w, c])
+    }
+
+    /// Patch embedding and its norm. - x: (B, C, H, W) → (B, H/P, W/P, D)
+    public func embed(_ x: Tensor, hooks: ForwardHooks?) throws -> Tensor {
+        let c = config
+        guard x.rank == 4, x.shape[1] == c.inChans, x.shape[2] == c.imgSize[0], x.shape[3] == c.imgSize[1] else {
+            throw ModelError.input("expected images (B, \(c.inChans), \(c.imgSize[0]), \(c.imgSize[1])), got \(shapeString(x.shape))")
+        }
+        var w = params["patch_embed.proj.weight"], xin = x
+        if let hooks { xin = try hooks.input("patch_embed.proj", x); w = try hooks.weight("patch_embed.proj", w) }
+        let t = try xin.patchEmbed(weight: w, bias: params["patch_embed.proj.bias"])
+            .layerNorm(weight: params["patch_embed.norm.weight"], bias: params["patch_embed.norm.bias"], eps: c.eps)
+        return try t.reshape([x.shape[0], c.imgSize[0] / c.patchSize, c.imgSize[1] / c.patchSize, c.embedDim])
+    }
+
+    /// Patch merging: 2×2 neighbours concatenated (timm order x00, x10, x01, x11), LayerNorm, linear.
+    /// - x: (B, H, W, C) → (B, H/2, W/2, 2C)
+    func merge(_ stage: Int, _ x: Tensor, hooks: ForwardHooks?) throws -> Tensor {
+        let (b, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let pre = "layers.\(stage).downsample."
+        let y = try x.reshape([b, h / 2, 2, w / 2, 2, c]).permute([0, 1, 3, 4, 2, 5]).reshape([b, h / 2, w / 2, 4 * c])
+            .layerNorm(weight: params[pre + "norm.weight"], bias: params[pre + "norm.bias"], eps: config.eps)
+        return try hookedLinear(y, params, pre + "reduction", hooks, bias: false)
+    }
+
+    /// One Swin block. - x: (B, H, W, C) → (B, H, W, C)
+    func block(_ i: Int, _ x: Tensor, hooks: ForwardHooks?, out: inout ModelOutput?, capture: Capture) throws -> Tensor {
+        let g = geometry[i], p = params, pre = g.name + "."
+        let (b, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let ws = g.window, n = ws * ws, heads = g.heads, hd = c / heads, nW = g.windows
+        var y = try x.layerNorm(weight: p[pre + "norm1.weight"], bias: p[pre + "norm1.bias"], eps: config.eps)
+        if g.shift > 0 { y = try y.roll(shifts: [-g.shift, -g.shift], axes: [1, 2]) }
+        let win = try SwinTransformer.partition(y, ws)                                              // (B·nW, N, C)
+        let qkv = try hookedLinear(win, p, pre + "attn.qkv", hooks, bias: config.qkvBias)
+            .reshape([b * nW, n, 3, heads, hd]).permute([2, 0, 3, 1, 4])                          // (3, B·nW, H, N, hd)
+        var q = try qkv.slice(axis: 0, start: 0, end: 1).reshape([b * nW, heads, n, hd])
+        var k = try qkv.slice(axis: 0, start: 1, end: 2).reshape([b * nW, heads, n, hd])
+        var v = try qkv.slice(axis: 0, start: 2, end: 3).reshape([b * nW, heads, n, hd])
+        if let hooks {
+            q = try hooks.operand(pre + "attn.q", q); k = try hooks.operand(pre + "attn.k", k); v = try hooks.operand(pre + "attn.v", v)
+        }
+        // Relative position bias (H, N, N), plus the shift mask per window → (nW or 1, H, N, N).
+        var bias = try p[pre + "attn.relative_position_bias_table"].indexSelect(axis: 0, indices: relIndex[i])
+            .reshape([n, n, heads]).permute([2, 0, 1]).reshape([1, heads, n, n])
+        if let m = masks[i] { bias = try bias + m }
+        let scores = try Tensor.matmul(q, k, transB: true, alpha: 1 / Float(hd).squareRoot())
+            .reshape([b, nW, heads, n, n])
+        var attn = try (scores + bias).reshape([b * nW, heads, n, n]).softmax()                    // (B·nW, H, N, N)
+        if capture.contains(.attention) { out?.attention.append(attn) }
+        if let hooks { attn = try hooks.operand(pre + "attn.attn", attn) }
+        let ctx = try Tensor.matmul(attn, v)                                                         // (B·nW, H, N, hd)
+        if capture.contains(.attentionOutput) { out?.attentionOutput.append(ctx) }
+        let merged = try ctx.permute([0, 2, 1, 3]).reshape([b * nW, n, c])
+        var a = try SwinTransformer.reverse(hookedLinear(merged, p, pre + "attn.proj", hooks), ws, h, w)
+        if g.shift > 0 { a = try a.roll(shifts: [g.shift, g.shift], axes: [1, 2]) }
+        let x1 = try x + a
+        let y2 = try x1.layerNorm(weight: p[pre + "norm2.weight"], bias: p[pre + "norm2.bias"], eps: config.eps)
+        return try x1 + hookedLinear(hookedLinear(y2, p, pre + "mlp.fc1", hooks).gelu(), p, pre + "mlp.fc2", hooks)
+    }
+
+    /// Block `index` alone; the first block of stages 2+ includes the patch merging before it.
+    public func forwardBlock(_ index: Int, _ x: Tensor, hooks: ForwardHooks?) throws -> Tensor {
+        var none: ModelOutput? = nil
+        let g = geometry[index]
+        let xin = g.stage > 0 && g.index == 0 ? try merge(g.stage, x, hooks: hooks) : x
+        return try block(index, xin, hooks: hooks, out: &none, capture: [])
+    }
+
+    public func forward(_ x: Tensor, capture: Capture, hooks: ForwardHooks?) throws -> ModelOutput {
+        var h = try embed(x, hooks: hooks)
+        var out: ModelOutput? = ModelOutput(logits: h, features: h)
+        for i in 0..<geometry.count {
+            if capture.contains(.blockIO) { out!.blockInputs.append(h) }
+            let g = geometry[i]
+            if g.stage > 0 && g.index == 0 { h = try merge(g.stage, h, hooks: hooks) }
+            h = try block(i, h, hooks: hooks, out: &out, capture: capture)
+            if capture.contains(.blockIO) { out!.blockOutputs.append(h) }
+        }
+        let y = try h.layerNorm(weight: params["norm.weight"], bias: params["norm.bias"], eps: config.eps)
+        let pooled = try y.mean(axes: [1, 2])                                                         // (B, C)
+        out!.features = pooled
+        out!.logits = try hookedLinear(pooled, params, "head.fc", hooks)
+        return out!
+    }
+}

@@ -1,0 +1,109 @@
+import Tensor
+
+/// timm's `VisionTransformer` (ViT and DeiT): patch embedding, class token, learned position
+/// embedding, pre-norm blocks (attention + GELU MLP), final LayerNorm, head on the class token.
+/// Key names follow timm's state dict exactly.
+public final class VisionTransformer: VisionModel {
+    public let config: ViTConfig
+    public let params: Parameters
+    public var architecture: Architecture { .vit(config) }
+
+    public init(_ config: ViTConfig, params: Parameters) {
+        self.config = config; self.params = params
+    }
+
+    /// A randomly initialised model (seeded; timm's init scheme).
+    public convenience init(_ c: ViTConfig, seed: UInt64) {
+        var rng = RNG(seed: seed)
+        let p = Parameters()
+        let d = c.embedDim, hid = c.mlpHidden
+        p.add("cls_token", Tensor.normal([1, 1, d], std: 1e-6, rng: &rng))
+        p.add("pos_embed", truncNormal([1, c.numPatches + 1, d], std: 0.02, rng: &rng))
+        let fanIn = Float(c.inChans * c.patchSize * c.patchSize)
+        p.add("patch_embed.proj.weight", Tensor.uniform([d, c.inChans, c.patchSize, c.patchSize], low: -1 / fanIn.squareRoot(), high: 1 / fanIn.squareRoot(), rng: &rng))
+        p.add("patch_embed.proj.bias", Tensor.zeros([d]))
+        for l in 0..<c.depth {
+            let b = "blocks.\(l)."
+            p.add(b + "norm1.weight", Tensor.ones([d])); p.add(b + "norm1.bias", Tensor.zeros([d]))
+            p.add(b + "attn.qkv.weight", truncNormal([3 * d, d], std: 0.02, rng: &rng))
+            if c.qkvBias { p.add(b + "attn.qkv.bias", Tensor.zeros([3 * d])) }
+            p.add(b + "attn.proj.weight", truncNormal([d, d], std: 0.02, rng: &rng)); p.add(b + "attn.proj.bias", Tensor.zeros([d]))
+            p.add(b + "norm2.weight", Tensor.ones([d])); p.add(b + "norm2.bias", Tensor.zeros([d]))
+            p.add(b + "mlp.fc1.weight", truncNormal([hid, d], std: 0.02, rng: &rng)); p.add(b + "mlp.fc1.bias", Tensor.zeros([hid]))
+            p.add(b + "mlp.fc2.weight", truncNormal([d, hid], std: 0.02, rng: &rng)); p.add(b + "mlp.fc2.bias", Tensor.zeros([d]))
+        }
+        p.add("norm.weight", Tensor.ones([d])); p.add("norm.bias", Tensor.zeros([d]))
+        p.add("head.weight", truncNormal([c.numClasses, d], std: 0.02, rng: &rng)); p.add("head.bias", Tensor.zeros([c.numClasses]))
+        self.init(c, params: p)
+    }
+
+    public var blockNames: [String] { (0..<config.depth).map { "blocks.\($0)" } }
+
+    public func clone() -> VisionModel { VisionTransformer(config, params: params.copy()) }
+
+    /// Tokens after patch embedding, class token and position embedding. - x: (B, C, H, W) → (B, N+1, D)
+    public func embed(_ x: Tensor, hooks: ForwardHooks?) throws -> Tensor {
+        let c = config
+        guard x.rank == 4, x.shape[1] == c.inChans, x.shape[2] == c.imgSize[0], x.shape[3] == c.imgSize[1] else {
+            throw ModelError.input("expected images (B, \(c.inChans), \(c.imgSize[0]), \(c.imgSize[1])), got \(shapeString(x.shape))")
+        }
+        let b = x.shape[0]
+        var w = params["patch_embed.proj.weight"], xin = x
+        if let hooks { xin = try hooks.input("patch_embed.proj", x); w = try hooks.weight("patch_embed.proj", w) }
+        let patches = try xin.patchEmbed(weight: w, bias: params["patch_embed.proj.bias"])     // (B, N, D)
+        let cls = try params["cls_token"] + Tensor.zeros([b, 1, c.embedDim])                    // (B, 1, D)
+        return try Tensor.concat([cls, patches], axis: 1) + params["pos_embed"]
+    }
+
+    /// One pre-norm block: x + attn(norm1(x)), then + mlp(norm2(x)). - x: (B, N, D)
+    func block(_ l: Int, _ x: Tensor, hooks: ForwardHooks?, out: inout ModelOutput?, capture: Capture) throws -> Tensor {
+        let c = config, p = params, pre = "blocks.\(l)."
+        let (b, n, d) = (x.shape[0], x.shape[1], c.embedDim)
+        let h = c.numHeads, hd = d / h
+        let y = try x.layerNorm(weight: p[pre + "norm1.weight"], bias: p[pre + "norm1.bias"], eps: c.eps)
+        let qkv = try hookedLinear(y, p, pre + "attn.qkv", hooks, bias: c.qkvBias)              // (B, N, 3D)
+            .reshape([b, n, 3, h, hd]).permute([2, 0, 3, 1, 4])                                   // (3, B, H, N, hd)
+        var q = try qkv.slice(axis: 0, start: 0, end: 1).reshape([b, h, n, hd])
+        var k = try qkv.slice(axis: 0, start: 1, end: 2).reshape([b, h, n, hd])
+        var v = try qkv.slice(axis: 0, start: 2, end: 3).reshape([b, h, n, hd])
+        if let hooks {
+            q = try hooks.operand(pre + "attn.q", q); k = try hooks.operand(pre + "attn.k", k); v = try hooks.operand(pre + "attn.v", v)
+        }
+        let scale = 1 / Float(hd).squareRoot()
+        var attn = try Tensor.matmul(q, k, transB: true, alpha: scale).softmax()                 // (B, H, N, N)
+        if capture.contains(.attention) { out?.attention.append(attn) }
+        if let hooks { attn = try hooks.operand(pre + "attn.attn", attn) }
+        let ctx = try Tensor.matmul(attn, v)                                                      // (B, H, N, hd)
+        if capture.contains(.attentionOutput) { out?.attentionOutput.append(ctx) }
+        let merged = try ctx.permute([0, 2, 1, 3]).reshape([b, n, d])
+        let x1 = try x + hookedLinear(merged, p, pre + "attn.proj", hooks)
+        let y2 = try x1.layerNorm(weight: p[pre + "norm2.weight"], bias: p[pre + "norm2.bias"], eps: c.eps)
+        let hid = try hookedLinear(y2, p, pre + "mlp.fc1", hooks).gelu()
+        return try x1 + hookedLinear(hid, p, pre + "mlp.fc2", hooks)
+    }
+
+    public func forwardBlock(_ index: Int, _ x: Tensor, hooks: ForwardHooks?) throws -> Tensor {
+        var none: ModelOutput? = nil
+        return try block(index, x, hooks: hooks, out: &none, capture: [])
+    }
+
+    /// Final norm, class-token pooling and head. - x: (B, N+1, D) → (features (B, D), logits (B, classes))
+    public func head(_ x: Tensor, hooks: ForwardHooks?) throws -> (Tensor, Tensor) {
+        let y = try x.layerNorm(weight: params["norm.weight"], bias: params["norm.bias"], eps: config.eps)
+        let cls = try y.slice(axis: 1, start: 0, end: 1).reshape([x.shape[0], config.embedDim])
+        return (cls, try hookedLinear(cls, params, "head", hooks))
+    }
+
+    public func forward(_ x: Tensor, capture: Capture, hooks: ForwardHooks?) throws -> ModelOutput {
+        var h = try embed(x, hooks: hooks)
+        var out: ModelOutput? = ModelOutput(logits: h, features: h)
+        for l in 0..<config.depth {
+            if capture.contains(.blockIO) { out!.blockInputs.append(h) }
+            h = try block(l, h, hooks: hooks, out: &out, capture: capture)
+            if capture.contains(.blockIO) { out!.blockOutputs.append(h) }
+        }
+        let (f, logits) = try head(h, hooks: hooks)
+        out!.features = f; out!.logits = logits
+        return out!
+    }
+}

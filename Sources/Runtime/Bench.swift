@@ -1,0 +1,143 @@
+import Foundation
+import Tensor
+import Models
+import CKernels
+
+/// `sardfq bench gemm|ops|models|all [--reps N]`: the speed numbers quoted in the README.
+///
+/// Every row is measured in this run; ratios compare rows of the same run. PyTorch's times are
+/// the reference measurements given for this machine (2 threads, eager), not re-measured here.
+public enum BenchError: Error, CustomStringConvertible {
+    case unknown(String)
+    public var description: String {
+        switch self { case .unknown(let s): return "bench: unknown benchmark '\(s)' (expected gemm, ops, models, synthesis or all)" }
+    }
+}
+
+/// Median wall time of `reps` runs of `body` (after one warm-up run), in seconds.
+func medianTime(_ reps: Int, _ body: () throws -> Void) rethrows -> Double {
+    try body()
+    var ts: [Double] = []
+    for _ in 0..<reps { let t0 = now(); try body(); ts.append(now() - t0) }
+    ts.sort()
+    return ts[ts.count / 2]
+}
+
+func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
+func f1(_ v: Double) -> String { String(format: "%.1f", v) }
+func f2(_ v: Double) -> String { String(format: "%.2f", v) }
+
+public func runBench(_ args: [String]) throws {
+    var which = "all", reps = 10
+    var i = 0
+    while i < args.count {
+        if args[i] == "--reps", i + 1 < args.count, let n = Int(args[i + 1]) { reps = n; i += 2; continue }
+        which = args[i]; i += 1
+    }
+    print("sardfq bench \(which): \(Parallel.workers) workers, OpenBLAS \(String(cString: ck_blas_config())), median of \(reps) runs")
+    switch which {
+    case "gemm": try benchGemm(reps: reps)
+    case "ops": try benchOps(reps: reps)
+    case "models": try benchModels(reps: reps)
+    case "all": try benchGemm(reps: reps); try benchOps(reps: reps); try benchModels(reps: max(3, reps / 2))
+    default: throw BenchError.unknown(which)
+    }
+}
+
+/// GEMM rates through the engine (`Tensor.matmul`, which picks a thread policy) next to a direct
+/// OpenBLAS call from C on the same operands, for DeiT-Tiny and small-model shapes at batch 32.
+func benchGemm(reps: Int) throws {
+    let peak = 117.0 * Double(Parallel.workers)
+    print("\n## GEMM (GFLOP/s; machine peak ≈ \(Int(peak)) = 117 per core × \(Parallel.workers))\n")
+    print("| shape | engine | OpenBLAS from C | engine / C |")
+    print("|---|---:|---:|---:|")
+    var rng = RNG(seed: 1)
+    let shapes: [(Int, Int, Int, String)] = [
+        (6304, 192, 576, "DeiT-T qkv"), (6304, 192, 768, "DeiT-T fc1"), (6304, 768, 192, "DeiT-T fc2"), (2080, 96, 288, "vit-t qkv"),
+    ]
+    for (m, k, n, label) in shapes {
+        let a = Tensor.normal([m, k], rng: &rng), b = Tensor.normal([k, n], rng: &rng)
+        let c = Tensor(uninitialized: [m, n])
+        let flops = 2.0 * Double(m * n * k)
+        let te = try medianTime(reps) { _ = try noGrad { try Tensor.matmul(a, b) } }
+        let tc = medianTime(reps) { ck_sgemm(0, 0, Int32(m), Int32(n), Int32(k), 1, a.ptr, Int32(k), b.ptr, Int32(n), 0, c.ptr, Int32(n)) }
+        print("| (\(m)×\(k))·(\(k)×\(n)) \(label) | \(f1(flops / te / 1e9)) | \(f1(flops / tc / 1e9)) | \(f2(tc / te)) |")
+    }
+    // 96 attention products (batch 32 × 3 heads) of (197×64)·(64×197).
+    let q = Tensor.normal([32, 3, 197, 64], rng: &rng), k = Tensor.normal([32, 3, 197, 64], rng: &rng)
+    let c = Tensor(uninitialized: [32, 3, 197, 197])
+    let flops = 2.0 * 96 * 197 * 197 * 64
+    let te = try medianTime(reps) { _ = try noGrad { try Tensor.matmul(q, k, transB: true) } }
+    let tc = medianTime(reps) {
+        for i in 0..<96 { ck_sgemm(0, 1, 197, 197, 64, 1, q.ptr + i * 197 * 64, 64, k.ptr + i * 197 * 64, 64, 0, c.ptr + i * 197 * 197, 197) }
+    }
+    print("| 96 × (197×64)·(64×197) attention | \(f1(flops / te / 1e9)) | \(f1(flops / tc / 1e9)) (one call each) | \(f2(tc / te)) |")
+}
+
+/// Elementwise and fused ops on (32, 197, 192) with their effective memory rate
+/// (bytes read + written once, per second).
+func benchOps(reps: Int) throws {
+    print("\n## Ops on (32, 197, 192)\n")
+    print("| op | forward ms | GB/s | backward ms | GB/s |")
+    print("|---|---:|---:|---:|---:|")
+    var rng = RNG(seed: 2)
+    let shape = [32, 197, 192]
+    let n = Double(shape.reduce(1, *))
+    let x = Tensor.normal(shape, rng: &rng)
+    let gamma = Tensor.ones([192]), beta = Tensor.zeros([192])
+    func row(_ name: String, bytesF: Double, bytesB: Double, _ f: @escaping (Tensor) throws -> Tensor) throws {
+        let tf = try medianTime(reps) { _ = try noGrad { try f(x) } }
+        let seed = Tensor.ones(shape)
+        let tb = try medianTime(reps) {
+            x.requiresGrad = true; x.zeroGrad()
+            try f(x).backward(seed: seed)
+        } - tf
+        x.requiresGrad = false
+        let gbF = bytesF > 0 ? f1(bytesF / tf / 1e9) : "–", gbB = bytesB > 0 ? f1(bytesB / max(tb, 1e-9) / 1e9) : "–"
+        print("| \(name) | \(f2(tf * 1e3)) | \(gbF) | \(f2(tb * 1e3)) | \(gbB) |")
+    }
+    try row("layernorm", bytesF: 8 * n, bytesB: 12 * n) { try $0.layerNorm(weight: gamma, bias: beta, eps: 1e-6) }
+    try row("softmax (last dim 192)", bytesF: 8 * n, bytesB: 12 * n) { try $0.softmax() }
+    try row("GELU", bytesF: 8 * n, bytesB: 12 * n) { $0.gelu() }
+    // Attention block: qkv, scores, softmax, context, projection (DeiT-Tiny shapes).
+    let qkvW = Tensor.normal([576, 192], std: 0.02, rng: &rng), qkvB = Tensor.zeros([576])
+    let projW = Tensor.normal([192, 192], std: 0.02, rng: &rng), projB = Tensor.zeros([192])
+    try row("attention block (3 heads)", bytesF: 0, bytesB: 0) { x in
+        let qkv = try x.linear(weight: qkvW, bias: qkvB).reshape([32, 197, 3, 3, 64]).permute([2, 0, 3, 1, 4])
+        let q = try qkv.slice(axis: 0, start: 0, end: 1).reshape([32, 3, 197, 64])
+        let k = try qkv.slice(axis: 0, start: 1, end: 2).reshape([32, 3, 197, 64])
+        let v = try qkv.slice(axis: 0, start: 2, end: 3).reshape([32, 3, 197, 64])
+        let a = try Tensor.matmul(q, k, transB: true, alpha: 0.125).softmax()
+        return try Tensor.matmul(a, v).permute([0, 2, 1, 3]).reshape([32, 197, 192]).linear(weight: projW, bias: projB)
+    }
+}
+
+/// Forward and forward+backward-to-the-input at batch 32, next to PyTorch's reference times.
+func benchModels(reps: Int) throws {
+    print("\n## Models, batch 32 (ms; PyTorch eager, 2 threads, reference times for this machine)\n")
+    print("| model | params | forward | fwd+bwd to input | PyTorch fwd / fwd+bwd | ratio fwd / fwd+bwd |")
+    print("|---|---:|---:|---:|---:|---:|")
+    let refs: [String: (Double, Double)] = ["vit-t": (32, 62), "deit_tiny_patch16_224": (520, 1290)]
+    for name in ["vit-t", "vit-s", "swin-t", "deit_tiny_patch16_224"] {
+        let preset = Presets.named(name)!
+        let model: VisionModel
+        switch preset.architecture {
+        case .vit(let c): model = VisionTransformer(c, seed: 0)
+        case .swin(let c): model = SwinTransformer(c, seed: 0)
+        }
+        for p in model.params.tensors { p.requiresGrad = false }
+        var rng = RNG(seed: 3)
+        let x = Tensor.normal([32] + preset.architecture.inputShape, rng: &rng)
+        let r = name.hasPrefix("deit") ? max(2, reps / 3) : reps
+        let tf = try medianTime(r) { _ = try noGrad { try model.forward(x) } }
+        let tb = try medianTime(r) {
+            x.requiresGrad = true; x.zeroGrad()
+            try model.forward(x).sum().backward()
+        }
+        x.requiresGrad = false
+        var ref = "–", ratio = "–"
+        if let (pf, pb) = refs[name] { ref = "\(Int(pf)) / \(Int(pb))"; ratio = "\(f2(tf * 1e3 / pf)) / \(f2(tb * 1e3 / pb))" }
+        print("| \(name) | \(String(format: "%.2fM", Double(model.parameterCount) / 1e6)) | \(f1(tf * 1e3)) | \(f1(tb * 1e3)) | \(ref) | \(ratio) |")
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+@testable import Models
+import Tensor
+
+/// Our ViT/DeiT and Swin against timm 1.0.31 on the committed fixtures (tools/make_fixtures.py).
+@Suite("timm conformance")
+struct TimmConformanceTests {
+    static let randomFixtures = ["vit_tiny_odd", "vit_gray", "swin_small_odd", "swin_rgb", "deit_like"]
+
+    @Test(arguments: randomFixtures)
+    func logitsAttentionAndGradientsMatchTimm(_ name: String) throws {
+        let fx = try Fixture(name)
+        let model = try fx.model()
+        let x = fx.input
+        x.requiresGrad = true
+        let out = try model.forward(x, capture: [.attention, .attentionOutput], hooks: nil)
+        expectClose(out.logits, fx["__logits__"]!, atol: 1e-4, rtol: 1e-4, "\(name) logits")
+        expectClose(out.features, fx["__pre_logits__"]!, atol: 1e-4, rtol: 1e-4, "\(name) pre-logits")
+        for l in 0..<model.architecture.numBlocks {
+            if let ref = fx["__attn_block\(l)__"] { expectClose(out.attention[l], ref, atol: 1e-5, rtol: 0, "\(name) attention block \(l)") }
+            if let ref = fx["__attn_out_block\(l)__"] { expectClose(out.attentionOutput[l], ref, atol: 1e-4, rtol: 1e-4, "\(name) attention output block \(l)") }
+        }
+        // loss = Σ logits·W; gradients to the input and (where stored) to parameters.
+        try (out.logits * fx["__loss_weight__"]!).sum().backward()
+        expectClose(x.grad!, fx["__input_grad__"]!, atol: 1e-4, rtol: 1e-3, "\(name) input gradient")
+        var checked = 0
+        for (key, p) in model.params.all {
+            guard let ref = fx["__grad__.\(key)"] else { continue }
+            expectClose(p.grad!, ref, atol: 1e-4, rtol: 1e-3, "\(name) gradient of \(key)")
+            checked += 1
+        }
+        if name == "vit_gray" { #expect(checked == model.params.names.count) }
+    }
+
+    @Test(arguments: ["deit_tiny_formula", "swin_tiny_formula"])
+    func fullSizeGeometryWithFormulaWeights(_ name: String) throws {
+        let fx = try Fixture(name)
+        let model = try fx.model()
+        // Our parameter names and shapes are exactly timm's state dict (minus computed buffers).
+        let timm = fx.timmKeys.filter { !SwinTransformer.isComputedBuffer($0.0) }
+        #expect(model.params.names == timm.map(\.0))
+        #expect(model.params.all.map(\.1.shape) == timm.map(\.1))
+        let out = try noGrad { try model.forward(fx.input, capture: [.attention], hooks: nil) }
+        expectClose(out.logits, fx["__logits__"]!, atol: 1e-4, rtol: 1e-4, "\(name) logits")
+        expectClose(out.features, fx["__pre_logits__"]!, atol: 1e-4, rtol: 1e-4, "\(name) pre-logits")
+        if let cls = fx["__cls_attn__"] {  // (L, heads, N): class-token row of each block, image 0
+            let rows = try out.attention.map { try $0.slice(axis: 2, start: 0, end: 1).reshape([$0.shape[1], $0.shape[3]]) }
+            expectClose(try Tensor.stack(rows), cls, atol: 1e-5, rtol: 0, "\(name) class-token attention")
+        }
+    }
+
+    @Test func formulaMatchesSanityValues() {
+        #expect(FormulaWeights.r(0, 0) == -1.0)
+        #expect(Float(FormulaWeights.r(0, 1)) == -0.3648022711277008)
+        #expect(FormulaWeights.r(1, 0) == 0.1467951601371169)
+    }
+}
+
+@Suite("checkpoints")
+struct CheckpointTests {
+    @Test func strictLoadingNamesEveryProblem() throws {
+        let fx = try Fixture("vit_gray")
+        var state = fx.stateDict
+        state.removeAll { $0.0 == "blocks.1.norm1.bias" }
+        state.append(("blocks.9.attn.qkv.weight", Tensor.zeros([2])))
+        if let i = state.firstIndex(where: { $0.0 == "head.weight" }) { state[i].1 = Tensor.zeros([3, 3]) }
+        let model = ModelFactory.build(fx.architecture)
+        do {
+            try model.params.load(state, file: "broken.safetensors")
+            Issue.record("expected a loading error")
+        } catch {
+            let msg = "\(error)"
+            #expect(msg.contains("broken.safetensors"))
+            #expect(msg.contains("missing keys: blocks.1.norm1.bias"))
+            #expect(msg.contains("unexpected keys: blocks.9.attn.qkv.weight"))
+            #expect(msg.contains("head.weight: checkpoint (3, 3) vs model (10, 48)"))
+        }
+    }
+
+    @Test func ownCheckpointCarriesItsArchitecture() throws {
+        let fx = try Fixture("swin_small_odd")
+        let model = try fx.model()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sardfq-ckpt-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try ModelFactory.save(model, path: path, metadata: ["note": "test"])
+        let (loaded, meta) = try ModelFactory.load(path: path)
+        #expect(meta["note"] == "test")
+        #expect(loaded.architecture == model.architecture)
+        let x = fx.input
+        let a = try noGrad { try model.forward(x) }, b = try noGrad { try loaded.forward(x) }
+        #expect(a.array == b.array)
+    }
+
+    @Test func timmCheckpointNeedsAPreset() throws {
+        let url = Bundle.module.url(forResource: "Fixtures/vit_gray", withExtension: "safetensors")!
+        #expect(throws: ModelError.self) { try ModelFactory.load(path: url.path) }
+        let fx = try Fixture("vit_gray")
+        let m = try ModelFactory.load(timm: url.path, architecture: fx.architecture)
+        let logits = try noGrad { try m.forward(fx.input) }
+        expectClose(logits, fx["__logits__"]!, atol: 1e-4, rtol: 1e-4, "vit_gray via load(timm:)")
+    }
+}
