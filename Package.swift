@@ -29,7 +29,7 @@ let package = Package(
         ),
         .target(name: "Tensor", dependencies: ["CKernels"]),
         .target(name: "Datasets", dependencies: ["Tensor", "CImage"]),
-        .target(name: "Models", dependencies: ["Tensor"]),
+        .target(name: "Models", dependencies: ["Tensor", "Datasets"]),
         .target(name: "Quantization", dependencies: ["Tensor", "Models"]),
         .target(name: "Synthesis", dependencies: ["Tensor", "Models", "Quantization"]),
         .target(name: "Plot", dependencies: ["Tensor", "CImage"]),
@@ -39,6 +39,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Plot", "Tensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Models", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "Runtime"], resources: [.copy("Corpus")]),
     ],
     swiftLanguageModes: [.v5]

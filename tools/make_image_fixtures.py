@@ -15,6 +15,7 @@ and manifest.json describing every case. The Swift tests decode the sources with
 libjpeg/libpng shims, run our Resample/EvalTransform, and compare with these files.
 
 torchvision itself is not needed: its two rules are re-implemented below in a few lines.
+The committed fixtures were made with Python 3.11.7, Pillow 13.0.0 and numpy 2.4.6 (about 105 KB).
 """
 import json
 import math
@@ -104,6 +105,10 @@ def main():
     hi = (g16 >> 8).astype(np.uint8)
     Image.fromarray(np.stack([hi] * 3, axis=-1), "RGB").save(os.path.join(OUT, "gray16_9x7.png.decoded.png"))
 
+    a = pattern(160, 120, rng)
+    Image.fromarray(a, "RGB").save(os.path.join(OUT, "photo_160x120.jpg"), quality=75)
+    sources["photo_160x120.jpg"] = "RGB JPEG, 4:2:0, quality 75, ImageNet-like aspect"
+
     decoded = {}
     for name in sources:
         im = Image.open(os.path.join(OUT, name)).convert("RGB")
@@ -118,6 +123,7 @@ def main():
         ("palette_33x33.png", 24, 1.0, "bicubic"),
         ("rgba_30x40.png", 20, 0.95, "bilinear"),
         ("gray_25x25.jpg", 28, 1.0, "bicubic"),
+        ("photo_160x120.jpg", 56, 0.875, "bicubic"),  # 500x375 -> 256 -> 224 scaled down by 3.5
     ]
     manifest = {"pillow": Image.__version__, "sources": sources, "decoded16": ["gray16_9x7.png"], "cases": []}
     for i, (name, size, crop_pct, interp) in enumerate(cases):

@@ -23,7 +23,9 @@ public enum ModelFactory {
             throw ModelError.config("\(path): the architecture in the metadata is not valid: \(error)")
         }
         let model = build(arch)
-        try model.params.load(file.tensors.map { ($0.name, $0.tensor) }, file: path, ignoring: SwinTransformer.isComputedBuffer)
+        // Keys starting with "__" are training state (optimizer moments) in resumable checkpoints.
+        try model.params.load(file.tensors.filter { !$0.name.hasPrefix("__") }.map { ($0.name, $0.tensor) }, file: path,
+                              ignoring: SwinTransformer.isComputedBuffer)
         return (model, file.metadata)
     }
 

@@ -107,7 +107,7 @@ public enum Presets {
     }
     /// Fashion-MNIST preprocessing: 28×28 zero-padded to 32×32, one channel, train-set mean/std.
     public static let fashionMNIST = Preprocessing(inputSize: [1, 32, 32], cropPct: 1, interpolation: "none",
-                                                   mean: [0.2860 * 784 / 1024], std: [0.3205])
+                                                   mean: [0.218_999_83], std: [0.331_811_37])  // = Datasets.FashionMNIST.mean/std (tested)
 
     public static let all: [ModelPreset] = [
         imagenet("deit_tiny_patch16_224", vit(192, 12, 3), cropPct: 0.875, mean: Preprocessing.imagenet, "DeiT-T, 5.7M params"),
@@ -119,13 +119,13 @@ public enum Presets {
         imagenet("swin_small_patch4_window7_224", swin(96, [2, 2, 18, 2], [3, 6, 12, 24]), cropPct: 0.9, mean: Preprocessing.imagenet, "Swin-S, 50M params"),
         imagenet("swin_base_patch4_window7_224", swin(128, [2, 2, 18, 2], [4, 8, 16, 32]), cropPct: 0.9, mean: Preprocessing.imagenet, "Swin-B, 88M params"),
         ModelPreset(name: "vit-t", architecture: .vit(ViTConfig(imgSize: [32, 32], patchSize: 4, inChans: 1, numClasses: 10,
-                                                               embedDim: 96, depth: 6, numHeads: 3, mlpRatio: 4)),
-                    preprocessing: fashionMNIST, summary: "small ViT on Fashion-MNIST (patch 4, dim 96, depth 6, 3 heads)"),
+                                                               embedDim: 64, depth: 6, numHeads: 2, mlpRatio: 4)),
+                    preprocessing: fashionMNIST, summary: "small ViT on Fashion-MNIST (patch 4, dim 64, depth 6, 2 heads)"),
         ModelPreset(name: "vit-s", architecture: .vit(ViTConfig(imgSize: [32, 32], patchSize: 4, inChans: 1, numClasses: 10,
-                                                               embedDim: 192, depth: 8, numHeads: 6, mlpRatio: 4)),
-                    preprocessing: fashionMNIST, summary: "larger ViT on Fashion-MNIST (patch 4, dim 192, depth 8, 6 heads)"),
+                                                               embedDim: 96, depth: 6, numHeads: 3, mlpRatio: 4)),
+                    preprocessing: fashionMNIST, summary: "larger ViT on Fashion-MNIST (patch 4, dim 96, depth 6, 3 heads)"),
         ModelPreset(name: "swin-t", architecture: .swin(SwinConfig(imgSize: [32, 32], patchSize: 2, inChans: 1, numClasses: 10,
-                                                                  embedDim: 48, depths: [2, 2, 2], numHeads: [3, 6, 12], windowSize: 4)),
+                                                                  embedDim: 32, depths: [2, 2, 2], numHeads: [2, 4, 8], windowSize: 4)),
                     preprocessing: fashionMNIST, summary: "small Swin on Fashion-MNIST (patch 2, window 4, three stages)"),
     ]
 

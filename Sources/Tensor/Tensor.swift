@@ -22,7 +22,11 @@ public final class Storage {
     public let count: Int
     public let ptr: UnsafeMutablePointer<Float>
 
+    /// Runs `ck_tune_malloc` once, before the first tensor buffer is allocated.
+    private static let mallocTuned: Bool = { ck_tune_malloc(); return true }()
+
     public init(count: Int) {
+        _ = Storage.mallocTuned
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(count, 1) * 4, alignment: 64)
         ptr = raw.bindMemory(to: Float.self, capacity: Swift.max(count, 1))

@@ -1,1 +1,35 @@
-int ck_image_dummy(void);
+// C shims over zlib, libpng and libjpeg(-turbo) for the Datasets and Plot targets.
+//
+// Every function returns 0 on success and a non-zero code on failure, with a human-readable
+// message (naming the library's own complaint) written into `err` (at most `errlen` bytes).
+// Buffers returned through `out` are malloc'ed and must be released with `ci_free`.
+#ifndef CIMAGE_H
+#define CIMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Releases a buffer returned by one of the functions below.
+void ci_free(void *p);
+
+/// Reads a whole gzip (or plain) file and inflates it with zlib.
+/// On success `*out` holds `*outlen` bytes.
+int ci_gunzip_file(const char *path, uint8_t **out, size_t *outlen, char *err, size_t errlen);
+
+/// Decodes a PNG file to interleaved 8-bit RGB, row-major, `*w * *h * 3` bytes.
+/// Conversion (decided to match Pillow's `Image.convert("RGB")` where Pillow is well defined):
+/// palette -> RGB, gray (1/2/4/8/16 bit) -> replicated RGB, alpha dropped (not composited),
+/// 16-bit samples -> high byte (libpng `png_set_strip_16`, as Pillow's `RGB;16B` unpacker does).
+/// No gamma correction is applied (Pillow applies none either).
+int ci_png_decode_file(const char *path, int *w, int *h, uint8_t **out, char *err, size_t errlen);
+
+/// Decodes a JPEG file to interleaved 8-bit RGB with libjpeg's defaults (ISLOW IDCT, fancy
+/// upsampling), which is what Pillow uses; gray JPEGs are replicated to RGB. CMYK is refused.
+int ci_jpeg_decode_file(const char *path, int *w, int *h, uint8_t **out, char *err, size_t errlen);
+
+/// Writes an 8-bit PNG (channels 1 = gray, 3 = RGB, 4 = RGBA) from interleaved row-major pixels.
+/// Writes `path` directly; callers that need atomicity write a temporary name and rename it.
+int ci_png_write_file(const char *path, int w, int h, int channels, const uint8_t *pixels,
+                      char *err, size_t errlen);
+
+#endif

@@ -22,6 +22,9 @@ void ck_blas_set_threads(int n);
 int ck_blas_get_threads(void);
 const char *ck_blas_config(void);
 
+// Tunes glibc malloc so large tensor buffers are reused, not re-mapped (call once at start).
+void ck_tune_malloc(void);
+
 // Wall clock in seconds (monotonic).
 double ck_now(void);
 

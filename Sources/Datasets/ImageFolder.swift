@@ -1,0 +1,101 @@
+import Foundation
+import Tensor
+
+/// An ImageNet-layout folder `root/<class>/…/*.{JPEG,jpg,jpeg,png}`, like torchvision's
+/// `ImageFolder`: classes are the sub-folder names sorted by name (label = position), files are
+/// found recursively and sorted by path; other extensions are ignored (case-insensitive match).
+///
+/// Images are decoded lazily: `load`, `sample` and `forEachBatch` decode and preprocess only the
+/// images they return (in parallel), with timm's eval transform, so a 50 000-image validation set
+/// never has to fit in memory.
+public struct ImageFolder {
+    public let root: String
+    public let classNames: [String]
+    /// Every image file with its label, sorted by class then path.
+    public let samples: [(path: String, label: Int)]
+    public var transform: EvalTransform
+
+    public static let extensions: Set<String> = ["jpeg", "jpg", "png"]
+
+    /// Scans `root`. Fails if it is missing, has no class folders, or a class has no image.
+    public init(root: String, transform: EvalTransform = .imagenet224) throws {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
+            throw DatasetError.missing(path: root, hint: "expected an ImageNet-layout folder root/<class>/<image>.JPEG")
+        }
+        let entries = try fm.contentsOfDirectory(atPath: root).filter { !$0.hasPrefix(".") }.sorted()
+        let classes = entries.filter { name in
+            var d: ObjCBool = false
+            return fm.fileExists(atPath: root + "/" + name, isDirectory: &d) && d.boolValue
+        }
+        guard !classes.isEmpty else {
+            throw DatasetError.corrupt(path: root, message: "no class folders found (expected root/<class>/<image>)")
+        }
+        var samples: [(path: String, label: Int)] = []
+        for (label, cls) in classes.enumerated() {
+            let dir = root + "/" + cls
+            var files: [String] = []
+            if let e = fm.enumerator(atPath: dir) {
+                for case let rel as String in e {
+                    let ext = (rel as NSString).pathExtension.lowercased()
+                    if ImageFolder.extensions.contains(ext) { files.append(dir + "/" + rel) }
+                }
+            }
+            guard !files.isEmpty else {
+                throw DatasetError.corrupt(path: dir, message: "class folder \"\(cls)\" has no .JPEG/.jpg/.png file")
+            }
+            samples += files.sorted().map { ($0, label) }
+        }
+        self.root = root
+        self.classNames = classes
+        self.samples = samples
+        self.transform = transform
+    }
+
+    /// Number of images.
+    public var count: Int { samples.count }
+    public var labels: [Int] { samples.map(\.label) }
+
+    /// Decodes and preprocesses the images at `indices` (in that order) into an `ImageDataset`
+    /// with images `(B, 3, size, size)`. Decoding runs in parallel; the first failure is reported
+    /// with the file name.
+    public func load(_ indices: [Int]) throws -> ImageDataset {
+        if let bad = indices.first(where: { $0 < 0 || $0 >= count }) {
+            throw DatasetError.argument(op: "ImageFolder.load", message: "index \(bad) is outside 0..<\(count)")
+        }
+        let s = transform.size, per = 3 * s * s
+        let out = Tensor(uninitialized: [indices.count, 3, s, s])
+        var errors = [Error?](repeating: nil, count: indices.count)
+        let dst = out.ptr
+        let tf = transform
+        errors.withUnsafeMutableBufferPointer { errs in
+            Parallel.forEach(indices.count) { i in
+                do {
+                    let img = try RGBImage.decode(path: samples[indices[i]].path)
+                    try tf.apply(img, into: dst + i * per)
+                } catch {
+                    errs[i] = error
+                }
+            }
+        }
+        if let e = errors.compactMap({ $0 }).first { throw e }
+        return try ImageDataset(name: "imagefolder:\(root)", images: out, labels: indices.map { samples[$0].label },
+                                classNames: classNames, mean: transform.mean, std: transform.std)
+    }
+
+    /// A seeded random subset of `count` distinct images, decoded (e.g. real calibration images).
+    public func sample(count k: Int, seed: UInt64) throws -> ImageDataset {
+        try load(sampleIndices(total: count, count: k, seed: seed, op: "ImageFolder.sample"))
+    }
+
+    /// Every image, decoded (only for small folders).
+    public func loadAll() throws -> ImageDataset { try load(Array(0..<count)) }
+
+    /// Calls `body` with each batch of up to `size` decoded images, in order or seeded-shuffled.
+    public func forEachBatch(size: Int, shuffle seed: UInt64? = nil, _ body: (ImageDataset) throws -> Void) throws {
+        for idx in try batchIndices(total: count, size: size, shuffle: seed, dropLast: false) {
+            try body(try load(idx))
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import CImage
+import Foundation
+
+/// An 8-bit RGB image, interleaved and row-major: `pixels[(y * width + x) * 3 + c]`.
+public struct RGBImage: Equatable {
+    public let width: Int
+    public let height: Int
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) throws {
+        guard width > 0, height > 0, pixels.count == width * height * 3 else {
+            throw DatasetError.argument(op: "RGBImage", message: "\(pixels.count) bytes do not make a \(width)x\(height) RGB image")
+        }
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    /// Decodes a JPEG or PNG file to RGB (the format is told by the file's first bytes, not its
+    /// name: ImageNet has PNG files named `.JPEG`). Gray becomes RGB, alpha is dropped, palettes
+    /// are expanded, 16-bit samples keep their high byte; see `cimage.h`.
+    public static func decode(path: String) throws -> RGBImage {
+        guard let fh = FileHandle(forReadingAtPath: path) else {
+            throw DatasetError.missing(path: path, hint: "cannot open image file")
+        }
+        let head = [UInt8](fh.readData(ofLength: 8))
+        try? fh.close()
+        let isPNG = head.starts(with: [0x89, 0x50, 0x4E, 0x47])
+        let isJPEG = head.starts(with: [0xFF, 0xD8])
+        guard isPNG || isJPEG else {
+            throw DatasetError.corrupt(path: path, message: "not a JPEG or PNG file (unknown signature)")
+        }
+        var w: Int32 = 0, h: Int32 = 0
+        var out: UnsafeMutablePointer<UInt8>?
+        var err = [CChar](repeating: 0, count: 512)
+        let rc = isPNG ? ci_png_decode_file(path, &w, &h, &out, &err, err.count)
+                       : ci_jpeg_decode_file(path, &w, &h, &out, &err, err.count)
+        guard rc == 0, let out else {
+            throw DatasetError.corrupt(path: path, message: String(cString: err))
+        }
+        defer { ci_free(out) }
+        let n = Int(w) * Int(h) * 3
+        return try RGBImage(width: Int(w), height: Int(h), pixels: Array(UnsafeBufferPointer(start: out, count: n)))
+    }
+
+    /// The `(x, y, width, height)` window of this image; parts outside are filled with zeros
+    /// (torchvision's `center_crop` pads with black when the crop is larger than the image).
+    public func crop(x: Int, y: Int, width cw: Int, height ch: Int) throws -> RGBImage {
+        guard cw > 0, ch > 0 else {
+            throw DatasetError.argument(op: "crop", message: "crop size must be positive, got \(cw)x\(ch)")
+        }
+        var out = [UInt8](repeating: 0, count: cw * ch * 3)
+        let x0 = max(0, x), x1 = min(width, x + cw)
+        if x1 > x0 {
+            for oy in 0..<ch {
+                let sy = y + oy
+                guard sy >= 0 && sy < height else { continue }
+                let srcStart = (sy * width + x0) * 3, dstStart = (oy * cw + (x0 - x)) * 3
+                out.withUnsafeMutableBufferPointer { d in
+                    pixels.withUnsafeBufferPointer { s in
+                        (d.baseAddress! + dstStart).update(from: s.baseAddress! + srcStart, count: (x1 - x0) * 3)
+                    }
+                }
+            }
+        }
+        return try RGBImage(width: cw, height: ch, pixels: out)
+    }
+}

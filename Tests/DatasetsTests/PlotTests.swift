@@ -1,0 +1,157 @@
+import Datasets
+import Foundation
+import Plot
+import Testing
+import Tensor
+
+private let gnuplotInstalled = Gnuplot().locate() != nil
+
+private func twoSeriesFigure() throws -> Figure {
+    var f = Figure(title: "Top-1 vs bits_w (W4A4)", xLabel: "calibration images", yLabel: "accuracy (%)", logX: true)
+    f.add(try Series(label: "SARDFQ", x: [8, 16, 32, 64], y: [60.1, 65.3, 68.0, 69.2], yErr: [1.2, 0.8, 0.5, 0.4]))
+    f.add(try Series(label: "PSAQ-ViT \"v1\"", x: [8, 16, 32, 64], y: [40.5, 48.2, 55.0, 57.9], yErr: [2.0, 1.5, 1.1, 0.9], style: .points))
+    return f
+}
+
+@Suite struct PlotTests {
+    @Test(.enabled(if: gnuplotInstalled, "needs gnuplot")) func pngWithErrorBars() throws {
+        let dir = try makeTempDir("plot")
+        defer { cleanup(dir) }
+        let f = try twoSeriesFigure()
+        let script = try Gnuplot().render(f, to: dir + "/acc.png")
+        #expect(script == dir + "/acc.gp")
+        #expect(try pngSize(dir + "/acc.png") == (800, 500))
+        let text = try String(contentsOfFile: script, encoding: .utf8)
+        #expect(text.contains("$data0 << EOD") && text.contains("$data1 << EOD"))
+        #expect(text.contains("yerrorlines") && text.contains("yerrorbars") && text.contains("set logscale x"))
+        #expect(text.contains("set output 'acc.png'"), "the saved script makes the figure next to itself")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["acc.gp", "acc.png"], "no temp files left")
+
+        // The saved script is self-contained: re-running it in its folder remakes the PNG.
+        try FileManager.default.removeItem(atPath: dir + "/acc.png")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try #require(Gnuplot().locate()))
+        p.arguments = ["acc.gp"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(try pngSize(dir + "/acc.png") == (800, 500))
+    }
+
+    @Test(.enabled(if: gnuplotInstalled, "needs gnuplot")) func svgHeatmapAndDumbTerminal() throws {
+        let dir = try makeTempDir("plot")
+        defer { cleanup(dir) }
+        let h = try Heatmap(title: "attention", values: [[0.1, 0.9], [0.5, 0.5], [1, 0]], columnLabels: ["cls", "p1"],
+                            rowLabels: ["h0", "h1", "h2"], showValues: true)
+        try Gnuplot().render(h, to: dir + "/att.svg")
+        let svg = try String(contentsOfFile: dir + "/att.svg", encoding: .utf8)
+        #expect(svg.contains("<svg") && svg.contains("</svg>"))
+        try Gnuplot().render(h, to: dir + "/att.png")
+        #expect(try pngSize(dir + "/att.png") == (640, 560))
+
+        var f = try twoSeriesFigure()
+        f.logX = false
+        let ascii = try Gnuplot().renderText(f, width: 70, height: 20)
+        let lines = ascii.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count >= 18 && lines.count <= 22)
+        #expect(ascii.contains("SARDFQ") && ascii.contains("calibration images"), "\(ascii)")
+        #expect(throws: PlotError.self) { try Gnuplot().render(f, to: dir + "/fig.pdf") }
+        // Empty figures and empty series still draw (axes and title only).
+        var empty = Figure(title: "nothing yet")
+        try Gnuplot().render(empty, to: dir + "/empty.png")
+        empty.add(try Series(label: "no points", x: [], y: []))
+        try Gnuplot().render(empty, to: dir + "/empty2.png")
+        #expect(try pngSize(dir + "/empty2.png") == (800, 500))
+    }
+
+    @Test func missingGnuplotStillWritesTheScript() throws {
+        let dir = try makeTempDir("plot")
+        defer { cleanup(dir) }
+        let empty = dir + "/emptybin"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let g = Gnuplot(searchPath: empty)
+        #expect(g.locate() == nil)
+        do {
+            try g.render(try twoSeriesFigure(), to: dir + "/out/fig.png")
+            Issue.record("expected gnuplotNotFound")
+        } catch let e as PlotError {
+            #expect(e == .gnuplotNotFound(script: dir + "/out/fig.gp"))
+            #expect(e.description.contains("gnuplot not found: apt-get install gnuplot-nox"))
+        }
+        let script = try String(contentsOfFile: dir + "/out/fig.gp", encoding: .utf8)
+        #expect(script.contains("60.1") && script.contains("EOD"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out/fig.png"))
+        #expect(throws: PlotError.self) { try g.renderText(try twoSeriesFigure()) }
+    }
+
+    @Test func seriesAndHeatmapValidateShapes() {
+        #expect(throws: PlotError.self) { try Series(label: "s", x: [1, 2], y: [1]) }
+        #expect(throws: PlotError.self) { try Series(label: "s", x: [1, 2], y: [1, 2], yErr: [1]) }
+        #expect(throws: PlotError.self) { try Heatmap(values: [[1, 2], [3]]) }
+        #expect(throws: PlotError.self) { try Heatmap(values: [[1, 2]], columnLabels: ["a"]) }
+        #expect(throws: PlotError.self) { try Heatmap(matrix: Tensor([1, 2, 3])) }
+        let h = try? Heatmap(matrix: try! Tensor(shape: [2, 3], [1, 2, 3, 4, 5, 6]))
+        #expect(h?.values == [[1, 2, 3], [4, 5, 6]])
+    }
+}
+
+@Suite struct ImageGridTests {
+    @Test func gridDenormalizesLaysOutAndUpscales() throws {
+        let dir = try makeTempDir("grid")
+        defer { cleanup(dir) }
+        // Three 1×2×2 gray images in normalized space (mean 0.5, std 0.5): values -1 → 0, 1 → 255.
+        let imgs = try Tensor(shape: [3, 1, 2, 2], [-1, 1, 1, -1, /**/ 1, 1, 1, 1, /**/ -1, -1, -1, -1])
+        let g = try ImageGrid.render(imgs, mean: [0.5], std: [0.5], columns: 2, scale: 2, spacing: 1, background: 128)
+        #expect(g.width == 2 * 4 + 1 && g.height == 2 * 4 + 1 && g.channels == 1)
+        func px(_ x: Int, _ y: Int) -> UInt8 { g.pixels[y * g.width + x] }
+        #expect(px(0, 0) == 0 && px(1, 1) == 0 && px(2, 0) == 255 && px(3, 1) == 255)  // image 0, upscaled ×2
+        #expect(px(4, 0) == 128, "spacing column")
+        #expect(px(5, 0) == 255 && px(8, 3) == 255)  // image 1
+        #expect(px(0, 5) == 0 && px(5, 5) == 128, "image 2, then an empty cell")
+        try ImageGrid.write(imgs, path: dir + "/grid.png", mean: [0.5], std: [0.5], columns: 2, scale: 2, spacing: 1, background: 128)
+        let back = try RGBImage.decode(path: dir + "/grid.png")
+        #expect(back.width == 9 && back.height == 9)
+        #expect(back.pixels.enumerated().allSatisfy { $0.element == g.pixels[$0.offset / 3] })
+
+        // RGB with ImageNet statistics, clamped.
+        let rgb = Tensor.full([4, 3, 3, 3], 10)
+        let c = try ImageGrid.render(rgb, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+        #expect(c.width == 2 * 3 + 1 && c.height == 7 && c.channels == 3 && c.pixels[0] == 255)
+        #expect(throws: PlotError.self) { try ImageGrid.render(Tensor.zeros([2, 2, 3, 3]), mean: [0, 0], std: [1, 1]) }
+    }
+}
+
+@Suite struct ResultTableTests {
+    @Test func rendersTextMarkdownAndTSV() throws {
+        var t = ResultTable(columns: ["Method", "W4A4", "W6A6", "APA"], title: "Table 3")
+        try t.add(["PSAQ-ViT", 31.45, .number(63.2, decimals: 2), false])
+        try t.add(["SARDFQ|ours", .number(65.124, decimals: 2), 71, true])
+        #expect(throws: PlotError.self) { try t.add(["too short"]) }
+        let text = t.renderText()
+        #expect(text == """
+            Table 3
+            Method        W4A4   W6A6  APA
+            -----------  -----  -----  ---
+            PSAQ-ViT     31.45  63.20  ✗
+            SARDFQ|ours  65.12     71  ✓
+
+            """)
+        #expect(t.markdown() == """
+            **Table 3**
+
+            | Method | W4A4 | W6A6 | APA |
+            |---|---:|---:|---|
+            | PSAQ-ViT | 31.45 | 63.20 | ✗ |
+            | SARDFQ\\|ours | 65.12 | 71 | ✓ |
+
+            """)
+        #expect(t.tsv() == "Method\tW4A4\tW6A6\tAPA\nPSAQ-ViT\t31.45\t63.2\tfalse\nSARDFQ|ours\t65.124\t71\ttrue\n")
+        let dir = try makeTempDir("table")
+        defer { cleanup(dir) }
+        try t.write(path: dir + "/t.md")
+        try t.write(path: dir + "/t.tsv")
+        #expect(try String(contentsOfFile: dir + "/t.md", encoding: .utf8) == t.markdown())
+        #expect(try String(contentsOfFile: dir + "/t.tsv", encoding: .utf8) == t.tsv())
+    }
+}
