@@ -88,3 +88,63 @@ void ck_tune_malloc(void) {
   mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
   mallopt(M_ARENA_MAX, 2);
 }
+
+// Horizontal sum of 8 lanes.
+static inline float hsum8(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+// Σ x[j] and Σ x[j]·y[j] over d elements with 8-lane partial sums (order differs from a
+// serial loop only in float rounding).
+static inline float vsum(const float *x, long d) {
+  __m256 acc = _mm256_setzero_ps(); long j = 0;
+  for (; j + 8 <= d; j += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(x + j));
+  float s = hsum8(acc);
+  for (; j < d; j++) s += x[j];
+  return s;
+}
+
+// LayerNorm forward over rows of length d: y = (x − μ)·rstd·γ + β; saves μ and rstd per row.
+// γ, β may be NULL (identity affine).
+void ck_layernorm_rows(const float *x, float *y, float *mean, float *rstd, const float *g, const float *b,
+                       long rows, long d, float eps) {
+  for (long r = 0; r < rows; r++) {
+    const float *xi = x + r * d;
+    float *yi = y + r * d;
+    float m = vsum(xi, d) / (float)d;
+    __m256 vm = _mm256_set1_ps(m), acc = _mm256_setzero_ps();
+    long j = 0;
+    for (; j + 8 <= d; j += 8) { __m256 c = _mm256_sub_ps(_mm256_loadu_ps(xi + j), vm); acc = _mm256_fmadd_ps(c, c, acc); }
+    float v = hsum8(acc);
+    for (; j < d; j++) { float c = xi[j] - m; v += c * c; }
+    float rs = 1.0f / sqrtf(v / (float)d + eps);
+    mean[r] = m; rstd[r] = rs;
+    for (j = 0; j < d; j++) {
+      float t = (xi[j] - m) * rs;
+      yi[j] = t * (g ? g[j] : 1.0f) + (b ? b[j] : 0.0f);
+    }
+  }
+}
+
+// LayerNorm backward for the input: dx += rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = g·γ.
+void ck_layernorm_backward_rows(const float *x, const float *gy, float *dx, const float *mean, const float *rstd,
+                                const float *g, long rows, long d) {
+  for (long r = 0; r < rows; r++) {
+    const float *xi = x + r * d, *gi = gy + r * d;
+    float *di = dx + r * d;
+    float m = mean[r], rs = rstd[r], sg = 0, sgx = 0;
+    for (long j = 0; j < d; j++) {
+      float gh = gi[j] * (g ? g[j] : 1.0f);
+      sg += gh; sgx += gh * (xi[j] - m) * rs;
+    }
+    sg /= (float)d; sgx /= (float)d;
+    for (long j = 0; j < d; j++) {
+      float gh = gi[j] * (g ? g[j] : 1.0f), xh = (xi[j] - m) * rs;
+      di[j] += rs * (gh - sg - xh * sgx);
+    }
+  }
+}

@@ -15,18 +15,8 @@ extension Tensor {
         let x = ptr, y = out.ptr, mu = meanS.ptr, rs = rstdS.ptr
         let wp = weight?.ptr, bp = bias?.ptr
         Parallel.forRange(rows, grain: Swift.max(1, 8192 / d)) { r in
-            for i in r {
-                let xi = x + i * d, yi = y + i * d
-                var s: Float = 0
-                for j in 0..<d { s += xi[j] }
-                let m = s / Float(d)
-                var v: Float = 0
-                for j in 0..<d { let c = xi[j] - m; v += c * c }
-                let rstd = 1 / (v / Float(d) + eps).squareRoot()
-                mu[i] = m; rs[i] = rstd
-                if let wp, let bp { for j in 0..<d { yi[j] = (xi[j] - m) * rstd * wp[j] + bp[j] } }
-                else { for j in 0..<d { yi[j] = (xi[j] - m) * rstd * (wp?[j] ?? 1) + (bp?[j] ?? 0) } }
-            }
+            let o = r.lowerBound
+            ck_layernorm_rows(x + o * d, y + o * d, mu + o, rs + o, wp, bp, r.count, d, eps)
         }
         let inputs = [self] + [weight, bias].compactMap { $0 }
         return out.record("layer_norm", inputs) { [self, meanS, rstdS] g in
@@ -35,20 +25,8 @@ extension Tensor {
             if self.requiresGrad {
                 let gx = self.gradBuffer()
                 Parallel.forRange(rows, grain: Swift.max(1, 8192 / d)) { r in
-                    for i in r {
-                        let xi = x + i * d, gi = g + i * d, dxi = gx + i * d
-                        let m = mu[i], rstd = rs[i]
-                        var sg: Float = 0, sgx: Float = 0
-                        for j in 0..<d {
-                            let gh = gi[j] * (wp?[j] ?? 1)
-                            sg += gh; sgx += gh * (xi[j] - m) * rstd
-                        }
-                        sg /= Float(d); sgx /= Float(d)
-                        for j in 0..<d {
-                            let gh = gi[j] * (wp?[j] ?? 1), xh = (xi[j] - m) * rstd
-                            dxi[j] += rstd * (gh - sg - xh * sgx)
-                        }
-                    }
+                    let o = r.lowerBound
+                    ck_layernorm_backward_rows(x + o * d, g + o * d, gx + o * d, mu + o, rs + o, wp, r.count, d)
                 }
             }
             if let weight, weight.requiresGrad {

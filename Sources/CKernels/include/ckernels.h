@@ -15,6 +15,13 @@ void ck_tanh(const float *x, float *y, long n);
 void ck_softmax_rows(const float *x, float *y, long rows, long d);
 void ck_softmax_backward_rows(const float *y, const float *g, float *dx, long rows, long d);
 
+// LayerNorm over rows of length d (γ, β may be NULL). The forward saves mean and rstd per row;
+// the backward accumulates the input gradient into dx.
+void ck_layernorm_rows(const float *x, float *y, float *mean, float *rstd, const float *g, const float *b,
+                       long rows, long d, float eps);
+void ck_layernorm_backward_rows(const float *x, const float *gy, float *dx, const float *mean, const float *rstd,
+                                const float *g, long rows, long d);
+
 // OpenBLAS: single-precision GEMM in row-major layout, C = alpha*op(A)*op(B) + beta*C.
 void ck_sgemm(int transA, int transB, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
