@@ -144,7 +144,8 @@ public final class SwinTransformer: VisionModel {
         let pre = "layers.\(stage).downsample."
         let y = try x.reshape([b, h / 2, 2, w / 2, 2, c]).permute([0, 1, 3, 4, 2, 5]).reshape([b, h / 2, w / 2, 4 * c])
             .layerNorm(weight: params[pre + "norm.weight"], bias: params[pre + "norm.bias"], eps: config.eps)
-        return try hookedLinear(y, params, pre + "reduction", hooks, bias: false)
+        // timm's reduction has no bias; a bias is used when present (RepQ's fold adds one to a quantized clone).
+        return try hookedLinear(y, params, pre + "reduction", hooks, bias: true)
     }
 
     /// One Swin block. - x: (B, H, W, C) → (B, H, W, C)
@@ -155,7 +156,7 @@ public final class SwinTransformer: VisionModel {
         var y = try x.layerNorm(weight: p[pre + "norm1.weight"], bias: p[pre + "norm1.bias"], eps: config.eps)
         if g.shift > 0 { y = try y.roll(shifts: [-g.shift, -g.shift], axes: [1, 2]) }
         let win = try SwinTransformer.partition(y, ws)                                              // (B·nW, N, C)
-        let qkv = try hookedLinear(win, p, pre + "attn.qkv", hooks, bias: config.qkvBias)
+        let qkv = try hookedLinear(win, p, pre + "attn.qkv", hooks)  // bias when present
             .reshape([b * nW, n, 3, heads, hd]).permute([2, 0, 3, 1, 4])                          // (3, B·nW, H, N, hd)
         var q = try qkv.slice(axis: 0, start: 0, end: 1).reshape([b * nW, heads, n, hd])
         var k = try qkv.slice(axis: 0, start: 1, end: 2).reshape([b * nW, heads, n, hd])

@@ -30,6 +30,10 @@ public final class Trainer {
     public let config: TrainingConfig
     public let optimizer: Adam
     public private(set) var epoch = 0
+    /// Batches of the current epoch already done (for resuming mid-epoch).
+    public private(set) var stepInEpoch = 0
+    /// Checkpoint every this many steps (and at every epoch end).
+    public var checkpointEvery = 100
     /// Called with one plain line per report (progress, epoch summaries).
     public var log: (String) -> Void = { print($0) }
     /// Polled between steps; return true to stop after saving a checkpoint.
@@ -55,6 +59,7 @@ public final class Trainer {
         meta["sardfq.architecture"] = model.architecture.json()
         meta["sardfq.training"] = String(data: try JSONEncoder().encode(config), encoding: .utf8)!
         meta["sardfq.epoch"] = String(epoch)
+        meta["sardfq.step_in_epoch"] = String(stepInEpoch)
         meta["sardfq.adam_step"] = String(st.step)
         try Safetensors.write(path: path, tensors: tensors, metadata: meta)
     }
@@ -74,6 +79,7 @@ public final class Trainer {
         }
         try optimizer.restore(step: Int(f.metadata["sardfq.adam_step"] ?? "0") ?? 0, m: ms, v: vs)
         epoch = Int(f.metadata["sardfq.epoch"] ?? "0") ?? 0
+        stepInEpoch = Int(f.metadata["sardfq.step_in_epoch"] ?? "0") ?? 0
     }
 
     /// Cross-entropy with label smoothing ε: targets (1−ε)·onehot + ε/C.
@@ -96,10 +102,12 @@ public final class Trainer {
         let params = model.params.tensors
         while epoch < config.epochs {
             let te = now()
-            var rng = RNG(seed: config.seed).derive("epoch", epoch)
             var sum = 0.0, n = 0
             for (bi, batch) in try train.batches(size: config.batchSize, shuffle: config.seed &+ UInt64(epoch), dropLast: true).enumerated() {
+                if bi < stepInEpoch { continue }  // resumed mid-epoch: same shuffle, skip what was done
                 let step = epoch * stepsPerEpoch + bi
+                // Augmentation draws depend only on the step, so a resumed run sees the same crops.
+                var rng = RNG(seed: config.seed).derive("step", step)
                 let lr = Schedule.warmupCosine(step: step, total: total, warmup: warm, baseLR: config.lr, minLR: config.minLR)
                 optimizer.lr = lr
                 let x = try train.augment(batch.images, padding: config.cropPadding, flipProbability: config.flipProbability, rng: &rng)
@@ -119,9 +127,12 @@ public final class Trainer {
                     log("epoch \(epoch + 1)/\(config.epochs) step \(bi)/\(stepsPerEpoch) loss \(String(format: "%.4f", sum / Double(n))) lr \(String(format: "%.2e", lr)) elapsed \(Int(el))s")
                     _ = done
                 }
+                stepInEpoch = bi + 1
+                if let checkpoint, stepInEpoch % checkpointEvery == 0 { try saveCheckpoint(checkpoint) }
                 if shouldStop() { if let checkpoint { try saveCheckpoint(checkpoint) }; return report }
             }
             epoch += 1
+            stepInEpoch = 0
             let acc = try Evaluation.accuracy(of: model, on: test, limit: evalLimit)
             let secs = now() - te
             report.epochs.append((epoch, sum / Double(max(n, 1)), acc.top1, secs))

@@ -61,7 +61,7 @@ public final class VisionTransformer: VisionModel {
         let (b, n, d) = (x.shape[0], x.shape[1], c.embedDim)
         let h = c.numHeads, hd = d / h
         let y = try x.layerNorm(weight: p[pre + "norm1.weight"], bias: p[pre + "norm1.bias"], eps: c.eps)
-        let qkv = try hookedLinear(y, p, pre + "attn.qkv", hooks, bias: c.qkvBias)              // (B, N, 3D)
+        let qkv = try hookedLinear(y, p, pre + "attn.qkv", hooks)  // (B, N, 3D); bias when present
             .reshape([b, n, 3, h, hd]).permute([2, 0, 3, 1, 4])                                   // (3, B, H, N, hd)
         var q = try qkv.slice(axis: 0, start: 0, end: 1).reshape([b, h, n, hd])
         var k = try qkv.slice(axis: 0, start: 1, end: 2).reshape([b, h, n, hd])

@@ -1,1 +1,28 @@
-int ck_rl_dummy(void);
+#ifndef CREADLINE_H
+#define CREADLINE_H
+
+#include <stdint.h>
+
+/// Completion callback: given the whole line and the [start, end) of the word being completed,
+/// returns a malloc'd string of candidates separated by '\n' (or NULL for none). Readline frees it.
+typedef char *(*crl_complete_fn)(const char *line, int start, int end);
+
+/// Sets up readline: history file (read now, written by crl_save_history), completion callback.
+void crl_init(const char *history_path, crl_complete_fn complete);
+
+/// Reads one line with the prompt. Returns a malloc'd line (caller frees with crl_free) or NULL on EOF.
+/// If Ctrl-C is pressed while editing, the line is discarded and *cancelled is set to 1 (returns "").
+char *crl_readline(const char *prompt, int *cancelled);
+
+void crl_free(char *p);
+void crl_add_history(const char *line);
+/// Appends this session's entries to the history file (keeps the last 2000 lines).
+void crl_save_history(void);
+
+/// Installs a SIGINT handler (no SA_RESTART) that sets *flag = 1 instead of killing the process.
+void crl_install_sigint(int32_t *flag);
+
+/// 1 if the file descriptor is a terminal.
+int crl_isatty(int fd);
+
+#endif

@@ -1,0 +1,127 @@
+import CReadline
+import Foundation
+import Script
+
+/// The interactive loop: reads entries (several lines while a statement is unfinished), runs them
+/// in one interpreter, prints expression values, and handles `:commands`. Errors and Ctrl-C end the
+/// current entry only.
+public final class REPL {
+    public let interpreter: Interpreter
+    let reader: LineReader
+    let interactive: Bool
+    var entryCount = 0
+
+    public init(context: RunContext = RunContext()) {
+        interpreter = Interpreter(context: context)
+        interactive = crl_isatty(0) != 0
+        reader = interactive ? ReadlineReader(interpreter: interpreter) : PlainReader()
+    }
+
+    func say(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
+    func complain(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+    /// Runs until `:quit` or end of input. Returns the exit status.
+    public func run() -> Int32 {
+        crl_install_sigint(Interrupt.flag)
+        if interactive {
+            say("sardfq \(Version.string) — type :help for help, :quit to leave")
+        }
+        defer { reader.close() }
+        while true {
+            guard let entry = readEntry() else { break }
+            if entry.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+            reader.remember(entry)
+            if !handle(entry) { break }
+        }
+        if interactive { say("") }
+        return 0
+    }
+
+    /// Reads one complete entry; nil at end of input.
+    func readEntry() -> String? {
+        var buffer = ""
+        while true {
+            let prompt = buffer.isEmpty ? "dfq> " : "...> "
+            switch reader.read(prompt: interactive ? prompt : "") {
+            case .eof:
+                return buffer.isEmpty ? nil : buffer
+            case .cancelled:
+                if !interactive { complain("interrupted") }
+                buffer = ""
+                continue
+            case .line(let l):
+                buffer += buffer.isEmpty ? l : "\n" + l
+                if buffer.hasPrefix(":") { return buffer }
+                if Parser.isIncomplete(buffer) { continue }
+                return buffer
+            }
+        }
+    }
+
+    /// Executes one entry; false means quit.
+    func handle(_ entry: String) -> Bool {
+        Interrupt.clear()
+        let trimmed = entry.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasPrefix(":") {
+            let parts = trimmed.split(separator: " ", maxSplits: 1).map(String.init)
+            let arg = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
+            switch parts[0] {
+            case ":quit", ":q", ":exit": return false
+            case ":help", ":h":
+                say(arg.isEmpty ? REPL.helpText : Builtins.helpText(for: .string(arg)))
+            case ":vars":
+                let vars = interpreter.globals.vars.sorted { $0.key < $1.key }
+                if vars.isEmpty { say("(no variables)") }
+                for (k, v) in vars {
+                    var text = v.repr.replacingOccurrences(of: "\n", with: " ")
+                    if text.count > 70 { text = String(text.prefix(70)) + "…" }
+                    say("\(k): \(v.typeName) = \(text)")
+                }
+            case ":time":
+                let t0 = ProcessInfo.processInfo.systemUptime
+                evaluate(arg)
+                say(String(format: "time: %.3f s", ProcessInfo.processInfo.systemUptime - t0))
+            case ":load":
+                guard !arg.isEmpty else { complain("usage: :load FILE"); return true }
+                do {
+                    let text = try String(contentsOfFile: arg, encoding: .utf8)
+                    evaluate(text, name: arg, printValue: false)
+                } catch {
+                    complain("cannot read \(arg): \(error.localizedDescription)")
+                }
+            default:
+                complain("unknown command \(parts[0]) (commands: \(Completion.replCommands.joined(separator: " ")))")
+            }
+            return true
+        }
+        evaluate(entry)
+        return true
+    }
+
+    /// Runs code; prints the value of a final expression (unless none) or the error.
+    func evaluate(_ code: String, name: String = "<repl>", printValue: Bool = true) {
+        entryCount += 1
+        do {
+            let v = try interpreter.run(source: code, name: name)
+            if printValue, let v {
+                if case .nothing = v {} else { say(v.repr) }
+            }
+        } catch {
+            complain("\(error)")
+        }
+        Interrupt.clear()
+    }
+
+    static let helpText = """
+    Enter statements or expressions; an expression's value is printed. Unfinished input
+    (open brackets, a trailing operator) continues on the next line. Tab completes names and
+    members, Ctrl-C stops a running command, Ctrl-D leaves.
+    Commands:
+      :help [name]   this text, or the help of a builtin
+      :vars          the variables defined so far
+      :time expr     run and show the elapsed time
+      :load file     run a recipe file in this session
+      :quit          leave
+    help() lists every builtin by area.
+    """
+}

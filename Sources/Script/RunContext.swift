@@ -1,0 +1,41 @@
+import Foundation
+
+/// Settings of one recipe run or REPL session that builtins can read: `--set` parameters, the
+/// `--quick` profile, the output folder, and what goes into provenance sidecars.
+public final class RunContext {
+    /// Values given with `--set name=value`, as text; `param(name, default)` types them.
+    public var overrides: [String: String]
+    /// Parameters actually read by `param`, with their final values (for provenance).
+    public var parametersUsed: [(String, Value)] = []
+    /// Seeds used by builtins (`label` → seed), recorded for provenance via `recordSeed`.
+    public var seeds: [(String, UInt64)] = []
+    /// `--quick`: the small profile the test suite runs (builtins shrink their work).
+    public var quick: Bool
+    /// `--fresh`: ignore the cache (still writes new entries).
+    public var fresh: Bool
+    /// Where relative output paths go (`--out`, default: current directory).
+    public var outputDirectory: URL
+    /// The recipe file, or nil in the REPL.
+    public var recipePath: String?
+    public let startDate = Date()
+    public let startTime = ProcessInfo.processInfo.systemUptime
+
+    public init(overrides: [String: String] = [:], quick: Bool = false, fresh: Bool = false,
+                outputDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+                recipePath: String? = nil) {
+        self.overrides = overrides
+        self.quick = quick
+        self.fresh = fresh
+        self.outputDirectory = outputDirectory
+        self.recipePath = recipePath
+    }
+
+    public func recordSeed(_ label: String, _ seed: UInt64) {
+        if !seeds.contains(where: { $0.0 == label && $0.1 == seed }) { seeds.append((label, seed)) }
+    }
+
+    /// Resolves an output path: absolute paths stay, relative ones go under `outputDirectory`.
+    public func outputURL(_ path: String) -> URL {
+        path.hasPrefix("/") ? URL(fileURLWithPath: path) : outputDirectory.appendingPathComponent(path)
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+
+/// Drives the real REPL through a pseudo-terminal with util-linux `script`, so GNU readline,
+/// Tab completion, the continuation prompt and Ctrl-C (a real SIGINT from the terminal) are tested.
+final class PTYSession: @unchecked Sendable {
+    let process = Process()
+    let input = Pipe()
+    let output = Pipe()
+    private var buffer = Data()
+    private let lock = NSLock()
+
+    init(binary: URL, home: URL) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qfec", "'\(binary.path)'", "/dev/null"]
+        process.currentDirectoryURL = home
+        var env = ProcessInfo.processInfo.environment
+        env["TERM"] = "dumb"
+        env["HOME"] = home.path
+        env["SARDFQ_HISTORY"] = home.appendingPathComponent("history").path
+        env["INPUTRC"] = "/dev/null"
+        process.environment = env
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        output.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self, !d.isEmpty else { return }
+            self.lock.lock(); self.buffer.append(d); self.lock.unlock()
+        }
+        try process.run()
+    }
+
+    var text: String {
+        lock.lock(); defer { lock.unlock() }
+        // Terminal lines end in "\r\n"; drop the "\r" so needles can use "\n".
+        return String(decoding: buffer, as: UTF8.self).replacingOccurrences(of: "\r", with: "")
+    }
+
+    /// Where the next `waitFor` starts looking (so earlier matches do not count).
+    var mark: Int { text.count }
+
+    func send(_ s: String) { input.fileHandleForWriting.write(Data(s.utf8)) }
+
+    /// Waits until `needle` appears after position `from`; records an issue on timeout.
+    @discardableResult
+    func waitFor(_ needle: String, from: Int, timeout: Double = 15, _ what: String) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let t = text
+            if t.count > from, t[t.index(t.startIndex, offsetBy: from)...].contains(needle) { return true }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        Issue.record("timed out waiting for \(what) (\(needle.debugDescription)); terminal so far:\n\(text)")
+        return false
+    }
+
+    func close() {
+        output.fileHandleForReading.readabilityHandler = nil
+        if process.isRunning { process.terminate() }
+    }
+}
+
+@Test(.timeLimit(.minutes(1)))
+func replOnATerminal() throws {
+    #expect(FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "util-linux 'script' is needed for the PTY test")
+    let home = tempDir("repl-pty")
+    defer { try? FileManager.default.removeItem(at: home) }
+    let s = try PTYSession(binary: try sardfqBinary(), home: home)
+    defer { s.close() }
+    s.waitFor("dfq> ", from: 0, "the first prompt")
+
+    // Tab completion of a variable, a record member and a builtin.
+    var m = s.mark
+    s.send("let alpha_value = 41\r")
+    s.waitFor("dfq> ", from: m + 5, "prompt after let")
+    m = s.mark
+    s.send("alpha_v\t")
+    s.waitFor("alpha_value", from: m, "variable completion")
+    s.send("+ 1\r")
+    s.waitFor("\n42\n", from: m, "value of alpha_value + 1")
+    m = s.mark
+    s.send("let rec = {field_one: 7}\r")
+    s.waitFor("dfq> ", from: m + 5, "prompt after record")
+    m = s.mark
+    s.send("rec.fie\t\r")
+    s.waitFor("\n7\n", from: m, "member completion evaluates rec.field_one")
+    m = s.mark
+    s.send("type(cross_ent\t)\r")
+    s.waitFor("\n\"function\"\n", from: m, "builtin completion")
+
+    // A multi-line function with the continuation prompt.
+    m = s.mark
+    s.send("fn triple(x) {\r")
+    s.waitFor("...> ", from: m, "continuation prompt")
+    s.send("  return x * 3\r")
+    s.send("}\r")
+    s.send("triple(5)\r")
+    s.waitFor("\n15\n", from: m, "result of the multi-line function")
+
+    // An error leaves the session usable.
+    m = s.mark
+    s.send("undefined_var + 1\r")
+    s.waitFor("unknown name 'undefined_var'", from: m, "the error")
+    s.waitFor("^", from: m, "the caret")
+    s.send("print(\"still alive\")\r")
+    s.waitFor("\nstill alive\n", from: m, "output after the error")
+
+    // Ctrl-C stops a long loop, keeps variables, and the prompt returns.
+    m = s.mark
+    s.send("let n = 0\r")
+    s.send("print(\"looping\"); while true { n += 1 }\r")
+    s.waitFor("\nlooping\n", from: m, "the loop to start")
+    Thread.sleep(forTimeInterval: 0.2)
+    s.send("\u{03}")
+    s.waitFor("interrupted", from: m, "the interrupt message")
+    let m2 = s.mark
+    s.send("n > 0\r")
+    s.waitFor("\ntrue\n", from: m2, "session alive after Ctrl-C")
+
+    // Ctrl-C while editing drops the line.
+    m = s.mark
+    s.send("this is not code")
+    s.waitFor("this is not code", from: m, "the typed text")
+    let m3 = s.mark
+    s.send("\u{03}")
+    s.waitFor("dfq> ", from: m3, "a new prompt after Ctrl-C")
+    s.send("6 * 7\r")
+    s.waitFor("\n42\n", from: m, "a fresh line after Ctrl-C")
+    #expect(!s.text.contains("unknown name 'this'"))
+
+    s.send(":quit\r")
+    let deadline = Date().addingTimeInterval(10)
+    while s.process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+    #expect(!s.process.isRunning, ":quit ends the session")
+    let history = (try? String(contentsOf: home.appendingPathComponent("history"), encoding: .utf8)) ?? ""
+    #expect(history.contains("triple(5)"), "history is saved")
+}
