@@ -6,5 +6,8 @@ extension Builtins {
         installTensor,
         installLoss,
         installRuntime,
+        installModel,
+        installData,
+        installPlot,
     ]
 }
