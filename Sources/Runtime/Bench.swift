@@ -2,6 +2,7 @@ import Foundation
 import Tensor
 import Models
 import CKernels
+import Synthesis
 
 /// `sardfq bench gemm|ops|models|all [--reps N]`: the speed numbers quoted in the README.
 ///
@@ -40,7 +41,10 @@ public func runBench(_ args: [String]) throws {
     case "gemm": try benchGemm(reps: reps)
     case "ops": try benchOps(reps: reps)
     case "models": try benchModels(reps: reps)
-    case "all": try benchGemm(reps: reps); try benchOps(reps: reps); try benchModels(reps: max(3, reps / 2))
+    case "synthesis": try benchSynthesis(reps: reps)
+    case "all":
+        try benchGemm(reps: reps); try benchOps(reps: reps); try benchModels(reps: max(3, reps / 2))
+        try benchSynthesis(reps: max(3, reps / 2))
     default: throw BenchError.unknown(which)
     }
 }
@@ -139,5 +143,20 @@ func benchModels(reps: Int) throws {
         var ref = "–", ratio = "–"
         if let (pf, pb) = refs[name] { ref = "\(Int(pf)) / \(Int(pb))"; ratio = "\(f2(tf * 1e3 / pf)) / \(f2(tb * 1e3 / pb))" }
         print("| \(name) | \(String(format: "%.2fM", Double(model.parameterCount) / 1e6)) | \(f1(tf * 1e3)) | \(f1(tb * 1e3)) | \(ref) | \(ratio) |")
+    }
+}
+
+/// One synthesis iteration (forward and backward to the pixels with every loss term) for 32 images,
+/// next to the plain forward+backward of the same model.
+func benchSynthesis(reps: Int) throws {
+    print("\n## Synthesis, 32 images (ms per iteration; fastest of \(reps) after 2 warm-up)\n")
+    print("| model | fwd+bwd | PSAQ-ViT | SARDFQ w/o MSR | SARDFQ full | PSAQ overhead | SARDFQ overhead (MSR excl.) | MSR crops extra |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name in ["vit-t", "vit-s", "swin-t", "deit_tiny_patch16_224"] {
+        let preset = Presets.named(name)!
+        let model = ModelFactory.build(preset.architecture, seed: 0)
+        let rows = Dictionary(try Synthesis.benchmark(model: model, iterations: name.hasPrefix("deit") ? 2 : reps), uniquingKeysWith: { a, _ in a })
+        func v(_ k: String) -> String { rows[k].map { f1($0) } ?? "–" }
+        print("| \(name) | \(v("forward+backward ms/iter")) | \(v("psaq ms/iter")) | \(v("sardfq without msr ms/iter")) | \(v("sardfq full ms/iter")) | \(v("psaq overhead %"))% | \(v("sardfq overhead % (msr excluded)"))% | \(v("msr crops extra ms/iter")) |")
     }
 }
