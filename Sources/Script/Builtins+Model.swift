@@ -156,7 +156,9 @@ extension Builtins {
                 trainer.shouldStop = { Interrupt.requested }
                 var ckpt: String? = nil
                 if !a.isNone("checkpoint") {
-                    ckpt = a.interpreter.context.outputURL(try a.string("checkpoint")).path
+                    let url = a.interpreter.context.outputURL(try a.string("checkpoint"))
+                    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    ckpt = url.path
                     if FileManager.default.fileExists(atPath: ckpt!) { try trainer.resume(from: ckpt!) }
                 }
                 let train = try a.object("train", as: DatasetObject.self).materialized()
