@@ -105,6 +105,11 @@ extension Builtins {
                 if case .string("random") = try a.value("weights") { a.interpreter.context.recordSeed("model.init", seed) }
                 return .object(try ModelStore.load(try a.string("name"), weights: a.isNone("weights") ? nil : try a.string("weights"), seed: seed))
             },
+            Builtin(name: "has_weights", summary: "Whether a shipped checkpoint exists for an embedded model (models/<name>.safetensors).",
+                    example: "print(has_weights(\"no-such-model\"))\n# expect: false",
+                    params: [Param("name", .string)]) { a in
+                .bool(ModelStore.checkpoint(for: try a.string("name")) != nil)
+            },
             Builtin(name: "presets", summary: "The names of the model presets (timm's and the embedded ones).",
                     example: "print(len(presets()) > 5)\n# expect: true", params: []) { _ in
                 .list(Presets.all.map { .string($0.name) })
