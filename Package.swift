@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CKernels"]),
         .target(name: "Datasets", dependencies: ["Tensor", "CImage"]),
         .target(name: "Models", dependencies: ["Tensor", "Datasets"]),
-        .target(name: "Quantization", dependencies: ["Tensor", "Models"]),
+        .target(name: "Quantization", dependencies: ["Tensor", "Models", "Datasets"]),
         .target(name: "Synthesis", dependencies: ["Tensor", "Models", "Quantization"]),
         .target(name: "Plot", dependencies: ["Tensor", "CImage"]),
         .target(name: "Script", dependencies: ["Tensor", "Datasets", "Models", "Quantization", "Synthesis", "Plot"]),
@@ -39,7 +39,8 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Plot", "Tensor"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Models", "Tensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Models", "Quantization", "Datasets", "Script", "Tensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "Models", "Datasets", "Tensor"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "Runtime"], resources: [.copy("Corpus")]),
     ],
     swiftLanguageModes: [.v5]

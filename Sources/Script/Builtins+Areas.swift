@@ -9,5 +9,7 @@ extension Builtins {
         installModel,
         installData,
         installPlot,
+        installQuant,
+        installSynthesis,
     ]
 }

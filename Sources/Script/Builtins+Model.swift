@@ -147,17 +147,19 @@ extension Builtins {
                     moments, position) is saved every 100 steps and every epoch, and a rerun resumes where it stopped. This is how \
                     the shipped models were made (recipes/train_models.dfq).
                     """,
-                    example: "let net = model(\"vit-t\", weights: \"random\")\nlet d = dataset(\"fashion-mnist\", split: \"test\", limit: 64)\nprint(train(net, d, d, epochs: 1, batch: 32) >= 0)\n# expect: true",
+                    example: "let net = model(\"vit-t\", weights: \"random\")\nlet d = dataset(\"fashion-mnist\", split: \"test\", limit: 64)\nprint(train(net, d, d, epochs: 1, batch: 32, log: false) >= 0)\n# expect: true",
                     params: [Param("model", .object("model")), Param("train", .object("dataset")), Param("test", .object("dataset")),
                              Param("epochs", .integer(1...1000), default: .int(8)), Param("batch", .integer(1...4096), default: .int(128)),
                              Param("lr", .number, default: .number(1e-3)), Param("seed", .integer(0...Int(Int32.max)), default: .int(0)),
-                             Param("checkpoint", .optional(.string), default: .nothing)]) { a in
+                             Param("checkpoint", .optional(.string), default: .nothing),
+                             Param("log", .bool, default: .bool(true), help: "print progress lines")]) { a in
                 let m = try a.object("model", as: ModelObject.self).model
                 var cfg = TrainingConfig()
                 cfg.epochs = try a.int("epochs"); cfg.batchSize = try a.int("batch"); cfg.lr = try a.float("lr")
                 cfg.seed = UInt64(try a.int("seed"))
                 let trainer = Trainer(model: m, config: cfg)
-                trainer.log = { a.interpreter.output($0 + "\n") }
+                let verbose = try a.bool("log")
+                trainer.log = { line in if verbose { a.interpreter.output(line + "\n") } }
                 trainer.shouldStop = { Interrupt.requested }
                 var ckpt: String? = nil
                 if !a.isNone("checkpoint") {

@@ -148,10 +148,10 @@ func tempDir(_ label: String) -> URL {
 @Test func completionOffersNamesMembersAndCommands() throws {
     let interp = Interpreter { _ in }
     try interp.run(source: "let weights = tensor([1, 2])\nlet cfg = {bits: 4, batch: 8}\nlet wide = 1", name: "c.dfq")
-    #expect(Completion.candidates(line: "pri", interpreter: interp) == ["print"])
+    #expect(Completion.candidates(line: "prin", interpreter: interp) == ["print"])
     #expect(Completion.candidates(line: "let y = wei", interpreter: interp) == ["weights"])
     #expect(Completion.candidates(line: "w", interpreter: interp).contains("while"))
-    #expect(Completion.candidates(line: "weights.sh", interpreter: interp) == ["weights.shape"])
+    #expect(Completion.candidates(line: "weights.sha", interpreter: interp) == ["weights.shape"])
     #expect(Completion.candidates(line: "cfg.b", interpreter: interp) == ["cfg.batch", "cfg.bits"])
     #expect(Completion.candidates(line: "print(cross_e", interpreter: interp) == ["cross_entropy"])
     #expect(Completion.candidates(line: ":he", interpreter: interp) == ["help"])

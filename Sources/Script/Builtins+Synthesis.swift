@@ -1,0 +1,280 @@
+import Foundation
+import Tensor
+import Models
+import Synthesis
+import Plot
+
+/// A script value holding a full-precision model. The model area's object adopts it (one line:
+/// `extension ModelObject: ScriptModel {}` when it already has these members), so the synthesis
+/// builtins do not depend on how that object is built.
+public protocol ScriptModel: ScriptObject {
+    var visionModel: VisionModel { get }
+    /// The model's preprocessing (its mean/std normalize the synthetic images); nil uses the default
+    /// for the channel count (Fashion-MNIST for 1 channel, ImageNet for 3).
+    var preprocessing: Preprocessing? { get }
+}
+
+/// An image set in the language: `imgs.images`, `imgs.labels`, `save(imgs, "x.safetensors")`,
+/// `save(imgs, "grid.png")`.
+public final class ImageSetValue: ScriptSavable {
+    public let set: ImageSet
+    public init(_ set: ImageSet) { self.set = set }
+    public var typeName: String { "imageset" }
+    public var memberNames: [String] { ["images", "labels", "soft_targets", "count", "method", "seed", "tau", "regions", "priors", "info"] }
+    public func member(_ name: String) throws -> Value? {
+        switch name {
+        case "images": return .tensor(set.images)
+        case "labels": return .list(set.labels.map { .int($0) })
+        case "soft_targets": return .tensor(set.softTargets)
+        case "count": return .int(set.count)
+        case "method": return .string(set.method)
+        case "seed": return .number(Double(set.seed))
+        case "tau": return set.draws.tau.map { .number(Double($0)) } ?? .nothing
+        case "regions":
+            return .list(set.draws.regions.map { r in
+                .record(RecordRef([("image", .int(r.box.image)), ("y", .int(r.box.y)), ("x", .int(r.box.x)),
+                                   ("h", .int(r.box.h)), ("w", .int(r.box.w)), ("label", .int(r.label))]))
+            })
+        case "priors": return .list(set.draws.priors.map { .record(RecordRef([("block", .int($0.block)), ("prior", .tensor($0.prior))])) })
+        case "info": return .record(RecordRef(set.info.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
+        default: return nil
+        }
+    }
+    public var description: String {
+        let s = set.images.shape
+        var d = "imageset \(set.method) seed \(set.seed): \(s[0]) images \(s[1])×\(s[2])×\(s[3])"
+        if let f = set.info["final_losses"] { d += ", final losses \(f)" }
+        return d
+    }
+    public var saveExtensions: [String] { ["safetensors", "png"] }
+    public func serialized(for path: String) throws -> Data {
+        if path.lowercased().hasSuffix(".png") {
+            // Rendered through a temporary file: the PNG writer works on paths.
+            let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("imageset-\(UUID().uuidString).png")
+            defer { try? FileManager.default.removeItem(at: tmp) }
+            try ImageGrid.write(set.images, path: tmp.path, mean: set.mean, std: set.std, scale: 2)
+            return try Data(contentsOf: tmp)
+        }
+        return try set.data()
+    }
+}
+
+extension Builtins {
+    static func synthModel(_ a: Args, _ name: String = "model") throws -> ScriptModel {
+        guard case .object(let o) = try a.value(name), let m = o as? ScriptModel else {
+            throw a.bad(name, "model expected, got \((a.values[name] ?? .nothing).brief)")
+        }
+        return m
+    }
+
+    /// Images from a tensor (B, C, H, W) or an image set.
+    static func synthImages(_ a: Args, _ name: String) throws -> Tensor {
+        if case .object(let o as ImageSetValue) = try a.value(name) { return o.set.images }
+        let t = try a.tensor(name)
+        guard t.rank == 4 else { throw a.bad(name, "images (B, C, H, W) expected, got shape \(shapeString(t.shape))") }
+        return t
+    }
+
+    static func synthTensorList(_ a: Args, _ name: String) throws -> [Tensor] {
+        switch try a.value(name) {
+        case .tensor(let t): return [t]
+        case .list(let l):
+            return try l.items.map { v in
+                guard case .tensor(let t) = v else { throw a.bad(name, "list of tensors expected, found \(v.brief)") }
+                return t
+            }
+        case let v: throw a.bad(name, "tensor or list of tensors expected, got \(v.brief)")
+        }
+    }
+
+    static func synthOptions(_ a: Args, model: ScriptModel) throws -> SynthesisOptions {
+        var o = SynthesisOptions(method: SynthesisMethod(rawValue: try a.string("method"))!)
+        o.iterations = try a.int("iters")
+        o.apa = try a.bool("apa"); o.msr = try a.bool("msr"); o.softLabels = try a.bool("sl")
+        if !a.isNone("alpha1") { o.alpha1 = try a.float("alpha1") }
+        o.kAPA = try a.int("k_apa"); o.kMSR = try a.int("k_msr")
+        o.priorKind = PriorKind(rawValue: try a.string("prior"))!
+        o.apaAllBlocks = try a.bool("all_blocks"); o.depthWeighted = try a.bool("depth_weight")
+        if !a.isNone("lr") { o.lr = try a.float("lr") }
+        o.tauScaling = TauScaling(rawValue: try a.string("tau_scaling"))!
+        if !a.isNone("real") { o.realImages = try synthImages(a, "real") }
+        if let p = model.preprocessing { o.mean = p.mean; o.std = p.std }
+        return o
+    }
+
+    /// Registers the synthesis table (listed in `Builtins.installers`).
+    static func installSynthesis() { register(area: "synthesis", synthesisBuiltins()) }
+
+    /// The synthesis area's builtins.
+    static func synthesisBuiltins() -> [Builtin] {
+        let modelParam = Param("model", .object("model"), help: "a full-precision model")
+        return [
+            Builtin(name: "synthesize",
+                    summary: "Calibration images for a model: \"noise\", \"real\", \"psaq\" (PSAQ-ViT) or \"sardfq\" (APA + MSR + SL).",
+                    help: """
+                    Images start as N(0, 1) in the model's normalized space and are optimised with Adam (betas 0.5, 0.9), \
+                    two rounds of warm-up + cosine, random roll jitter and flips, clamped to the image of [0, 1] (METHOD.md §2–3). \
+                    `apa`, `msr`, `sl` switch SARDFQ's components; without all three the loss is CE + TV. `real` gives real \
+                    images (B, C, H, W) for method "real" and prior "real". The result is cached by a hash of the weights, \
+                    the options and the seed; the same seed gives the same images bit for bit. `on_snapshot(iter, images)` \
+                    is called every `snapshot_every` iterations.
+                    """,
+                    example: "let net = model(\"vit-t\", weights: \"random\")\nlet imgs = synthesize(net, method: \"sardfq\", images: 4, iters: 4, seed: 1)\nprint(imgs.images.shape)\n# expect: [4, 1, 32, 32]",
+                    params: [modelParam,
+                             Param("method", .choice(SynthesisMethod.allCases.map(\.rawValue)), default: .string("sardfq")),
+                             Param("images", .integer(1...4096), default: .int(32), help: "number of images"),
+                             Param("iters", .integer(1...1_000_000), default: .int(1000)),
+                             Param("seed", .integer(0...Int(Int32.max)), default: .int(0)),
+                             Param("apa", .bool, default: .bool(true)), Param("msr", .bool, default: .bool(true)),
+                             Param("sl", .bool, default: .bool(true)),
+                             Param("alpha1", .optional(.number), default: .nothing, help: "weight of the APA loss (default 100 for ViT, 1 for Swin)"),
+                             Param("k_apa", .integer(1...64), default: .int(5), help: "mixture components per prior"),
+                             Param("k_msr", .integer(1...16), default: .int(4), help: "at most this many MSR regions per image"),
+                             Param("prior", .choice(PriorKind.allCases.map(\.rawValue)), default: .string("gmm")),
+                             Param("all_blocks", .bool, default: .bool(false), help: "APA on every block, not the latter half"),
+                             Param("depth_weight", .bool, default: .bool(true), help: "weigh block l by (l+1)/L"),
+                             Param("lr", .optional(.number), default: .nothing, help: "default 0.20 (ViT) or 0.25 (Swin)"),
+                             Param("tau_scaling", .choice(TauScaling.allCases.map(\.rawValue)), default: .string("sqrt_pixels"),
+                                   help: "how the TV target follows the image size (docs/synthesis.md)"),
+                             Param("real", .optional(.oneOf([.tensor, .object("imageset")])), default: .nothing),
+                             Param("snapshot_every", .integer(0...1_000_000), default: .int(0)),
+                             Param("on_snapshot", .optional(.function), default: .nothing)]) { a in
+                let m = try synthModel(a)
+                let o0 = try synthOptions(a, model: m)
+                var o = o0
+                o.snapshotEvery = try a.int("snapshot_every")
+                let count = try a.int("images"), seed = UInt64(try a.int("seed"))
+                a.interpreter.context.recordSeed("synthesize", seed)
+                var parts = [CacheKey.hash(m.visionModel.params.all), m.visionModel.architecture.json(), o0.summary, "\(count)", "\(seed)"]
+                if let r = o.realImages { parts.append(CacheKey.hash(r)) }
+                let key = CacheKey(kind: "synthesize", parts)
+                let cache = Cache.shared
+                if !a.interpreter.context.fresh, a.isNone("on_snapshot"), let d = cache.lookup(key: key) {
+                    return .object(ImageSetValue(try ImageSet.load(data: d, file: "cache \(key)")))
+                }
+                let progress = Progress(total: o.method == .psaq || o.method == .sardfq ? o.iterations : 1,
+                                        label: "synthesize \(o.method.rawValue)")
+                defer { progress.finish() }
+                var snapshotError: Error?
+                let onSnap = a.isNone("on_snapshot") ? nil : try a.value("on_snapshot")
+                let cb = SynthesisCallbacks(progress: { it, _, terms in progress.update(it, terms: terms) },
+                                            snapshot: onSnap.map { f in { it, x in
+                                                if snapshotError == nil {
+                                                    do { _ = try a.call(f, [.int(it), .tensor(x)]) } catch { snapshotError = error }
+                                                }
+                                            } },
+                                            shouldStop: { Interrupt.requested || snapshotError != nil })
+                let set: ImageSet
+                do {
+                    set = try Synthesis.generate(model: m.visionModel, count: count, seed: seed, options: o, callbacks: cb)
+                } catch SynthesisError.interrupted where snapshotError != nil {
+                    throw snapshotError!
+                } catch SynthesisError.interrupted {
+                    Interrupt.clear()
+                    throw Interrupted()
+                }
+                try? cache.store(key: key, data: set.data())
+                return .object(ImageSetValue(set))
+            },
+            Builtin(name: "priors", summary: "The APA attention priors a SARDFQ run would use: one record {block, weight, prior} per used block.",
+                    help: "`prior` has shape (images, heads, gh, gw) and sums to 1 per image and head. Kinds: \"gmm\" (default), \"laplace\", \"real\" (the model's attention on `real` images).",
+                    example: "let p = priors(model(\"vit-t\", weights: \"random\"), images: 2, seed: 3)\nprint(len(p), p[0].prior.shape)\n# expect: 3 [2, 2, 8, 8]",
+                    params: [modelParam, Param("images", .integer(1...4096), default: .int(4)),
+                             Param("seed", .integer(0...Int(Int32.max)), default: .int(0)),
+                             Param("kind", .choice(PriorKind.allCases.map(\.rawValue)), default: .string("gmm")),
+                             Param("k_apa", .integer(1...64), default: .int(5)),
+                             Param("all_blocks", .bool, default: .bool(false)), Param("depth_weight", .bool, default: .bool(true)),
+                             Param("real", .optional(.oneOf([.tensor, .object("imageset")])), default: .nothing)]) { a in
+                let m = try synthModel(a)
+                var o = SynthesisOptions()
+                o.priorKind = PriorKind(rawValue: try a.string("kind"))!
+                o.kAPA = try a.int("k_apa"); o.apaAllBlocks = try a.bool("all_blocks"); o.depthWeighted = try a.bool("depth_weight")
+                if !a.isNone("real") { o.realImages = try synthImages(a, "real") }
+                let info = ModelInfo(m.visionModel)
+                let r = try Synthesis.priors(model: m.visionModel, count: try a.int("images"), seed: UInt64(try a.int("seed")), options: o)
+                return .list(try r.blocks.map { b in
+                    let g = info.blocks[b.block]
+                    let p = try b.prior.reshape([b.prior.shape[0], g.heads, g.gridH, g.gridW])
+                    return .record(RecordRef([("block", .int(b.block)), ("weight", .number(Double(b.weight))), ("prior", .tensor(p))]))
+                })
+            },
+            Builtin(name: "attention", summary: "A block's attention maps on images: (B, gh, gw) for one head, (B, H, gh, gw) without `head`.",
+                    help: "ViT/DeiT: the class token's attention to the patches, renormalised. Swin: the attention averaged over queries, on the stage's full grid with the shift undone. The maps APA aligns.",
+                    example: "let a = attention(model(\"vit-t\", weights: \"random\"), randn([2, 1, 32, 32]), block: 5, head: 0)\nprint(a.shape)\n# expect: [2, 8, 8]",
+                    params: [modelParam, Param("images", .oneOf([.tensor, .object("imageset")])),
+                             Param("block", .integer(0...10_000)), Param("head", .optional(.integer(0...10_000)), default: .nothing)]) { a in
+                let m = try synthModel(a)
+                let info = ModelInfo(m.visionModel)
+                let l = try a.int("block")
+                guard l < info.blocks.count else { throw a.bad("block", "the model has blocks 0…\(info.blocks.count - 1), got \(l)") }
+                let x = try synthImages(a, "images")
+                let g = info.blocks[l]
+                let maps = try noGrad { () -> Tensor in
+                    let out = try m.visionModel.forward(x, capture: [.attention], hooks: nil)
+                    return try info.attentionMap(block: l, probs: out.attention[l], batch: x.shape[0])
+                }
+                let b = x.shape[0]
+                if a.isNone("head") { return .tensor(try maps.reshape([b, g.heads, g.gridH, g.gridW])) }
+                let h = try a.int("head")
+                guard h < g.heads else { throw a.bad("head", "block \(l) has heads 0…\(g.heads - 1), got \(h)") }
+                return .tensor(try maps.slice(axis: 1, start: h, end: h + 1).reshape([b, g.gridH, g.gridW]))
+            },
+            Builtin(name: "psaq_entropy", summary: "PSAQ-ViT's loss −Σ_blocks entropy of the patch-similarity KDE, from attention outputs (B, H, N, d).",
+                    help: "Each block's output is averaged over heads; the class token is dropped when `class_token`; cosine similarities of all patch pairs per image go through a Gaussian KDE (bandwidth 0.01, 10 points) whose entropy is integrated by the trapezoid rule. For Swin pass (B·nW, H, w², d) and `batch: B`.",
+                    example: "let a = randn([2, 3, 5, 4], seed: 1)\nprint(psaq_entropy(a).shape)\n# expect: []",
+                    params: [Param("outputs", .oneOf([.tensor, .list])), Param("batch", .optional(.integer(1...1_000_000)), default: .nothing),
+                             Param("class_token", .bool, default: .bool(true))]) { a in
+                let outs = try synthTensorList(a, "outputs")
+                guard let first = outs.first, first.rank == 4 else { throw a.bad("outputs", "attention outputs (B, H, N, d) expected") }
+                let b = a.isNone("batch") ? first.shape[0] : try a.int("batch")
+                return .tensor(try Losses.psaqEntropy(outs, batch: b, dropClassToken: try a.bool("class_token")))
+            },
+            Builtin(name: "apa_loss", summary: "Σ_i w_i · mean_b Σ_h mean_t (map − prior)²: SARDFQ's attention-prior alignment.",
+                    help: "`maps` and `priors` are tensors (B, H, T) (or lists of them, one per block); `weights` default to 1.",
+                    example: "let m = tensor([[[0.5, 0.5]]])\nlet p = tensor([[[1, 0]]])\nprint(round(item(apa_loss(m, p)), digits: 4))\n# expect: 0.25",
+                    params: [Param("maps", .oneOf([.tensor, .list])), Param("priors", .oneOf([.tensor, .list])),
+                             Param("weights", .optional(.list), default: .nothing)]) { a in
+                let maps = try synthTensorList(a, "maps").map { $0.rank == 4 ? try $0.reshape([$0.shape[0], $0.shape[1], -1]) : $0 }
+                let priors = try synthTensorList(a, "priors").map { $0.rank == 4 ? try $0.reshape([$0.shape[0], $0.shape[1], -1]) : $0 }
+                let w: [Float] = a.isNone("weights") ? [Float](repeating: 1, count: maps.count)
+                    : try a.list("weights").map { v in
+                        guard case .number(let n) = v else { throw a.bad("weights", "numbers expected, found \(v.brief)") }
+                        return Float(n)
+                    }
+                return .tensor(try Losses.apaLoss(maps: maps, priors: priors, weights: w))
+            },
+            Builtin(name: "tv_loss", summary: "Total variation of images (B, C, H, W): the Frobenius norms of 4 neighbour differences, summed.",
+                    example: "let x = tensor([[[[0, 1], [0, 1]]]])\nprint(round(item(tv_loss(x)), digits: 4))\n# expect: 3.4142",
+                    params: [Param("images", .oneOf([.tensor, .object("imageset")]))]) { a in
+                .tensor(try Losses.tvLoss(try synthImages(a, "images")))
+            },
+            Builtin(name: "show", summary: "Writes images (an image set or a tensor (B, C, H, W)) as a denormalized PNG grid; returns the path.",
+                    help: "Tensors use `mean`/`std` (default: Fashion-MNIST's for 1 channel, ImageNet's for 3). Relative paths go under the output folder.",
+                    example: "let p = show(randn([4, 1, 8, 8]), path: \"noise.png\")\nprint(p)\n# expect: noise.png",
+                    params: [Param("images", .oneOf([.tensor, .object("imageset")])), Param("path", .string, default: .string("images.png")),
+                             Param("columns", .optional(.integer(1...1000)), default: .nothing), Param("scale", .integer(1...32), default: .int(2)),
+                             Param("mean", .optional(.list), default: .nothing), Param("std", .optional(.list), default: .nothing)]) { a in
+                let x = try synthImages(a, "images")
+                var mean: [Float], std: [Float]
+                if case .object(let o as ImageSetValue) = try a.value("images") { (mean, std) = (o.set.mean, o.set.std) } else {
+                    var o = SynthesisOptions()
+                    if !a.isNone("mean") { o.mean = try a.list("mean").map { v in guard case .number(let n) = v else { throw a.bad("mean", "numbers expected") }; return Float(n) } }
+                    if !a.isNone("std") { o.std = try a.list("std").map { v in guard case .number(let n) = v else { throw a.bad("std", "numbers expected") }; return Float(n) } }
+                    do { (mean, std) = try o.normalization(channels: x.shape[1]) } catch { throw a.bad("mean", "\(error)") }
+                }
+                let path = try a.string("path")
+                let url = a.interpreter.context.outputURL(path)
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try ImageGrid.write(x, path: url.path, mean: mean, std: std, columns: a.isNone("columns") ? nil : try a.int("columns"),
+                                    scale: try a.int("scale"))
+                return .string(path)
+            },
+            Builtin(name: "load_images", summary: "Loads an image set saved with `save(imgs, \"x.safetensors\")`.",
+                    example: "let imgs = synthesize(model(\"vit-t\", weights: \"random\"), method: \"noise\", images: 2)\nsave(imgs, \"noise.safetensors\")\nprint(load_images(\"noise.safetensors\").count)\n# expect: 2",
+                    params: [Param("path", .string)]) { a in
+                let path = try a.string("path")
+                return .object(ImageSetValue(try ImageSet.load(path: a.interpreter.context.outputURL(path).path)))
+            },
+        ]
+    }
+}

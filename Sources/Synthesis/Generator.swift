@@ -1,0 +1,202 @@
+import Foundation
+import Tensor
+import Models
+
+/// Calibration-image generators: noise, real, PSAQ-ViT and SARDFQ (METHOD §2–3).
+///
+/// Every random draw comes from a named sub-stream of `RNG(seed:)` (`labels`, `init`, `tau`,
+/// `jitter`, `priors`, `msr`, `sl`, `real`), so the same seed gives the same images bit for bit
+/// on the same build, and switching a component off leaves the other draws unchanged.
+public enum Synthesis {
+    /// APA's blocks and weights for `model` under `options`.
+    public static func apaBlocks(_ info: ModelInfo, _ options: SynthesisOptions) -> [(block: Int, weight: Float)] {
+        Losses.apaBlocks(total: info.blocks.count, allBlocks: options.apaAllBlocks, depthWeighted: options.depthWeighted)
+    }
+
+    /// The APA priors a SARDFQ run with this seed and these options uses: per used block its
+    /// index, weight and prior (count, H, T) (T = gridH·gridW, row-major). For `.real` priors the
+    /// real images are drawn from `options.realImages` (and their indices returned).
+    public static func priors(model: VisionModel, count: Int, seed: UInt64, options: SynthesisOptions = SynthesisOptions())
+        throws -> (blocks: [(block: Int, weight: Float, prior: Tensor)], realIndices: [Int]) {
+        let info = ModelInfo(model)
+        let used = apaBlocks(info, options)
+        let root = RNG(seed: seed)
+        var realIdx: [Int] = []
+        let ps: [Tensor]
+        if options.priorKind == .real {
+            let (imgs, idx) = try realSample(options, count: count, rng: root.derive("real_priors"))
+            realIdx = idx
+            ps = try Priors.real(model: model, info: info, blocks: used.map(\.block), images: imgs)
+        } else {
+            ps = Priors.random(info: info, blocks: used.map(\.block), count: count, kind: options.priorKind,
+                               components: options.kAPA, rng: root.derive("priors"))
+        }
+        return (zip(used, ps).map { ($0.block, $0.weight, $1) }, realIdx)
+    }
+
+    /// `count` images drawn without replacement (cycling when the pool is smaller) from the pool.
+    static func realSample(_ o: SynthesisOptions, count: Int, rng: RNG) throws -> (Tensor, [Int]) {
+        guard let pool = o.realImages, pool.rank == 4, pool.shape[0] > 0 else {
+            throw SynthesisError.invalid("real images are needed (options.realImages, (N, C, H, W)) for method 'real' and prior 'real'")
+        }
+        var r = rng
+        let perm = r.permutation(pool.shape[0])
+        let idx = (0..<count).map { perm[$0 % perm.count] }
+        return (try noGrad { try pool.indexSelect(axis: 0, indices: idx).copy() }, idx)
+    }
+
+    /// Generates `count` calibration images for `model`.
+    /// - returns: an `ImageSet` with images (count, C, H, W) in normalized space.
+    public static func generate(model: VisionModel, count: Int, seed: UInt64, options o: SynthesisOptions = SynthesisOptions(),
+                                callbacks: SynthesisCallbacks = SynthesisCallbacks()) throws -> ImageSet {
+        guard count > 0 else { throw SynthesisError.invalid("count must be positive, got \(count)") }
+        let info = ModelInfo(model)
+        let (c, h, w) = (info.inputShape[0], info.inputShape[1], info.inputShape[2])
+        let classes = info.numClasses
+        let (mean, std) = try o.normalization(channels: c)
+        let root = RNG(seed: seed)
+        var draws = SynthesisDraws()
+        var lrng = root.derive("labels")
+        draws.labels = (0..<count).map { _ in lrng.int(classes) }
+        let start = now()
+
+        switch o.method {
+        case .noise:
+            var r = root.derive("init")
+            let x = Tensor.normal([count, c, h, w], rng: &r)
+            return ImageSet(images: x, labels: draws.labels, softTargets: SoftLabels.oneHot(draws.labels, numClasses: classes),
+                            mean: mean, std: std, method: o.method.rawValue, seed: seed, draws: draws, info: ["options": o.summary])
+        case .real:
+            let (x, idx) = try realSample(o, count: count, rng: root.derive("real"))
+            draws.realIndices = idx
+            if let rl = o.realLabels { draws.labels = idx.map { rl[$0] } }
+            return ImageSet(images: x, labels: draws.labels, softTargets: SoftLabels.oneHot(draws.labels, numClasses: classes),
+                            mean: mean, std: std, method: o.method.rawValue, seed: seed, draws: draws, info: ["options": o.summary])
+        case .psaq, .sardfq:
+            break
+        }
+        guard o.iterations >= 1, o.rounds >= 1 else { throw SynthesisError.invalid("iterations and rounds must be ≥ 1") }
+        let sardfq = o.method == .sardfq
+        let useAPA = sardfq && o.apa, useMSR = sardfq && o.msr, useSL = sardfq && o.softLabels
+
+        // Draws fixed for the run.
+        let ratio = Float(count * c * h * w) / Float(32 * 3 * 224 * 224)
+        let pixelScale = o.tauScale ?? (o.tauScaling == .pixels ? ratio : ratio.squareRoot())
+        var trng = root.derive("tau")
+        let tau = o.tau ?? trng.uniform(2500, 3000) * pixelScale
+        draws.tau = tau
+        let jitterMax = o.jitter ?? [15, 30].map { Swift.max(1, Int((Float($0) * Float(h) / 224).rounded())) }
+        var apaUsed: [(block: Int, weight: Float, prior: Tensor)] = []
+        if useAPA {
+            let p = try priors(model: model, count: count, seed: seed, options: o)
+            apaUsed = p.blocks
+            draws.realIndices = p.realIndices
+            draws.priors = apaUsed.map { ($0.block, $0.prior) }
+        }
+        var boxes: [PixelBox] = [], regionLabels: [Int] = []
+        if useMSR {
+            var mr = root.derive("msr")
+            for i in 0..<count {
+                draws.regions += MSR.layout(image: i, height: h, width: w, maxRegions: o.kMSR, classes: classes, rng: &mr)
+            }
+            boxes = draws.regions.map(\.box); regionLabels = draws.regions.map(\.label)
+        }
+        // Targets of every sample of the forward batch: whole images, then region crops.
+        let allLabels = draws.labels + regionLabels
+        let targets: Tensor
+        let imageTargets: Tensor
+        if useSL {
+            var sr = root.derive("sl")
+            var imageSets: [[Int]] = draws.labels.map { [$0] }
+            for r in draws.regions { imageSets[r.box.image].append(r.label) }
+            let zi = SoftLabels.logits(imageSets, numClasses: classes, rng: &sr)
+            let zr = SoftLabels.logits(regionLabels.map { [$0] }, numClasses: classes, rng: &sr)
+            draws.imageZ = zi; draws.regionZ = regionLabels.isEmpty ? nil : zr
+            imageTargets = try SoftLabels.targets(zi)
+            targets = regionLabels.isEmpty ? imageTargets : try Tensor.concat([imageTargets, SoftLabels.targets(zr)], axis: 0)
+        } else {
+            imageTargets = SoftLabels.oneHot(draws.labels, numClasses: classes)
+            targets = SoftLabels.oneHot(allLabels, numClasses: classes)
+        }
+
+        // Images start as N(0, 1) in normalized space.
+        var irng = root.derive("init")
+        let x = Tensor.normal([count, c, h, w], rng: &irng)
+        x.requiresGrad = true
+        // Only the pixels are optimized: freezing the weights skips every weight-gradient GEMM
+        // (about a third of the backward). Restored when synthesis ends, even on error.
+        let frozen = model.params.tensors.filter(\.requiresGrad)
+        for p in frozen { p.requiresGrad = false }
+        defer { for p in frozen { p.requiresGrad = true } }
+        let baseLR = o.lr ?? (info.classToken ? 0.20 : 0.25)
+        let alpha1 = o.effectiveAlpha1(classToken: info.classToken)
+        let opt = Adam([x], lr: baseLR, betas: o.betas, eps: o.eps)
+        let perRound = Swift.max(1, o.iterations / o.rounds)
+        let warmup = Int((Double(perRound) * o.warmupFraction).rounded())
+        let lo = (0..<c).map { (0 - mean[$0]) / std[$0] }, hi = (0..<c).map { (1 - mean[$0]) / std[$0] }
+        var jr = root.derive("jitter")
+        var capture: Capture = []
+        if useAPA { capture.insert(.attention) }
+        if o.method == .psaq { capture.insert(.attentionOutput) }
+        var lastTerms: [(String, Double)] = []
+
+        for it in 0..<o.iterations {
+            if callbacks.shouldStop?() == true { throw SynthesisError.interrupted(iteration: it) }
+            let (round, lr) = Schedule.restarts(step: it, perRound: perRound, warmup: warmup, baseLR: baseLR)
+            opt.lr = lr
+            let lim = jitterMax[Swift.min(round, jitterMax.count - 1)]
+            // One offset for both axes, as PSAQ-ViT's `torch.roll(img, shifts=(off, off))`.
+            let off = jr.int(in: -lim...lim)
+            let (dy, dx) = (off, off)
+            let flip = o.flip ? jr.bool(0.5) : false
+            draws.jitter.append((dy, dx)); draws.flips.append(flip)
+
+            var xa = try x.roll(shifts: [dy, dx], axes: [2, 3])
+            if flip { xa = try xa.flip(axes: [3]) }
+            var batch = xa
+            if !boxes.isEmpty {
+                // [decision] The regions move with the jitter: cropping the un-rolled image at the
+                // original box is the same content (also when the roll wraps); the flip applies to the crop.
+                var crops = try x.cropResize(boxes: boxes, outH: h, outW: w)
+                if flip { crops = try crops.flip(axes: [3]) }
+                batch = try Tensor.concat([xa, crops], axis: 0)
+            }
+            let out = try model.forward(batch, capture: capture, hooks: nil)
+            var terms: [(String, Tensor)] = []
+            if o.method == .psaq {
+                let pse = try Losses.psaqEntropy(out.attentionOutput, batch: count, dropClassToken: info.classToken)
+                terms.append(("pse", o.pseWeight == 1 ? pse : pse * o.pseWeight))
+            }
+            if useAPA {
+                let maps = try apaUsed.map { try info.attentionMap(block: $0.block, probs: out.attention[$0.block], batch: count) }
+                let apa = try Losses.apaLoss(maps: maps, priors: apaUsed.map(\.prior), weights: apaUsed.map(\.weight))
+                terms.append(("apa", apa * alpha1))
+            }
+            let ce = try Tensor.softCrossEntropy(out.logits, targets: targets)
+            terms.append((useSL ? "sl" : "ce", o.ceWeight == 1 ? ce : ce * o.ceWeight))
+            terms.append(("tv", try Losses.tvTerm(xa, tau: tau, weight: o.tvWeight)))
+            for (name, t) in terms where !t.item.isFinite {
+                throw SynthesisError.nonFinite(iteration: it + 1, term: name, value: t.item)
+            }
+            var total = terms[0].1
+            for t in terms.dropFirst() { total = try total + t.1 }
+            lastTerms = terms.map { ($0.0, Double($0.1.item)) } + [("total", Double(total.item))]
+            x.zeroGrad()
+            try total.backward()
+            opt.step()
+            // Clamp every channel to the normalized image of [0, 1].
+            let plane = h * w
+            for i in 0..<(count * c) {
+                let ch = i % c, l = lo[ch], u = hi[ch], p = x.ptr + i * plane
+                for k in 0..<plane { let v = p[k]; p[k] = v < l ? l : (v > u ? u : v) }  // NaN stays NaN (reported next iteration)
+            }
+            callbacks.progress?(it + 1, o.iterations, lastTerms)
+            if o.snapshotEvery > 0, (it + 1) % o.snapshotEvery == 0 { callbacks.snapshot?(it + 1, x.copy()) }
+        }
+        x.zeroGrad()
+        var infoText = ["options": o.summary, "seconds": String(format: "%.3f", now() - start)]
+        infoText["final_losses"] = lastTerms.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+        return ImageSet(images: x.copy(), labels: draws.labels, softTargets: imageTargets, mean: mean, std: std,
+                        method: o.method.rawValue, seed: seed, draws: draws, info: infoText)
+    }
+}
