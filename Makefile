@@ -4,7 +4,7 @@
 # Everything else here is a helper for those two.
 
 APT_PACKAGES := libopenblas-dev libreadline-dev gnuplot-nox libpng-dev libjpeg-dev zlib1g-dev \
-                dataset-fashion-mnist tmux
+                dataset-fashion-mnist
 SWIFT_FLAGS  := -c release -Xswiftc -enable-testing
 SARDFQ       := .build/release/sardfq
 
