@@ -39,10 +39,19 @@ public enum ModelFactory {
         return model
     }
 
-    /// Saves a model with its architecture (and any extra metadata) in the header.
+    /// Saves a model with its architecture (and any extra metadata) in the header, atomically.
     public static func save(_ model: VisionModel, path: String, metadata: [String: String] = [:]) throws {
+        try Safetensors.write(path: path, tensors: model.params.all, metadata: checkpointMetadata(model, metadata))
+    }
+
+    /// The checkpoint file's bytes (for writers that place the file themselves).
+    public static func encode(_ model: VisionModel, metadata: [String: String] = [:]) throws -> Data {
+        try Safetensors.encode(tensors: model.params.all, metadata: checkpointMetadata(model, metadata))
+    }
+
+    static func checkpointMetadata(_ model: VisionModel, _ metadata: [String: String]) -> [String: String] {
         var meta = metadata
         meta["sardfq.architecture"] = model.architecture.json()
-        try Safetensors.write(path: path, tensors: model.params.all, metadata: meta)
+        return meta
     }
 }

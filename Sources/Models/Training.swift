@@ -55,8 +55,7 @@ public final class Trainer {
         for (k, (n, _)) in model.params.all.enumerated() {
             tensors.append(("__adam_m__." + n, st.m[k])); tensors.append(("__adam_v__." + n, st.v[k]))
         }
-        var meta = extra
-        meta["sardfq.architecture"] = model.architecture.json()
+        var meta = ModelFactory.checkpointMetadata(model, extra)
         meta["sardfq.training"] = String(data: try JSONEncoder().encode(config), encoding: .utf8)!
         meta["sardfq.epoch"] = String(epoch)
         meta["sardfq.step_in_epoch"] = String(stepInEpoch)

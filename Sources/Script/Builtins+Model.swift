@@ -34,9 +34,7 @@ public final class ModelObject: ScriptModel, ScriptVisionModel, ScriptSavable {
     }
     public var saveExtensions: [String] { ["safetensors"] }
     public func serialized(for path: String) throws -> Data {
-        var meta = ["sardfq.name": name]
-        meta["sardfq.architecture"] = model.architecture.json()
-        return try Safetensors.encode(tensors: model.params.all, metadata: meta)
+        try ModelFactory.encode(model, metadata: ["sardfq.name": name])
     }
 }
 

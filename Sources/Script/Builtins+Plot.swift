@@ -43,9 +43,7 @@ extension Builtins {
         let url = a.interpreter.context.outputURL(path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         do { _ = try Gnuplot().render(chart, to: url.path) } catch let e as PlotError { throw ScriptError("\(e)") }
-        let record = Provenance.record(for: url, context: a.interpreter.context)
-        let json = try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        try AtomicFile.write(json + Data("\n".utf8), to: url.path + ".provenance.json")
+        try Output.writeProvenance(for: url, context: a.interpreter.context)
         return .string(url.path)
     }
 
@@ -95,8 +93,7 @@ extension Builtins {
                              Param("path", .optional(.string), default: .nothing)]) { a in
                 let t = try a.tensor("values")
                 guard t.rank == 2 else { throw a.bad("values", "a 2-D tensor expected, got shape \(shapeString(t.shape))") }
-                let rows = (0..<t.shape[0]).map { i in (0..<t.shape[1]).map { Double(t.ptr[i * t.shape[1] + $0]) } }
-                let h = try Heatmap(title: try a.string("title"), values: rows)
+                let h = try Heatmap(title: try a.string("title"), matrix: t)
                 if !a.isNone("path") { return try writeFigure(h, path: try a.string("path"), a) }
                 return .object(FigureObject(h, title: h.title))
             },

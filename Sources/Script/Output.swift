@@ -87,9 +87,14 @@ public enum Output {
     public static func write(_ data: Data, to path: String, context: RunContext, extra: [String: String] = [:]) throws -> URL {
         let url = context.outputURL(path)
         try AtomicFile.write(data, to: url.path)
+        try writeProvenance(for: url, context: context, extra: extra)
+        return url
+    }
+
+    /// Writes `<url>.provenance.json` for a file that was written some other way (e.g. by gnuplot).
+    public static func writeProvenance(for url: URL, context: RunContext, extra: [String: String] = [:]) throws {
         let record = Provenance.record(for: url, context: context, extra: extra)
         let json = try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         try AtomicFile.write(json + Data("\n".utf8), to: url.path + ".provenance.json")
-        return url
     }
 }
