@@ -17,7 +17,7 @@ let package = Package(
         .target(
             name: "CKernels",
             cSettings: [.unsafeFlags(cKernelFlags)],
-            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("mvec"), .linkedLibrary("m")]
+            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("dnnl"), .linkedLibrary("gomp"), .linkedLibrary("mvec"), .linkedLibrary("m")]
         ),
         .target(
             name: "CImage",
@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Plot", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Models", "Quantization", "Datasets", "Script", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "Models", "Datasets", "Tensor"]),
-        .testTarget(name: "ScriptTests", dependencies: ["Script", "Runtime"], resources: [.copy("Corpus")]),
+        .testTarget(name: "ScriptTests", dependencies: ["Script", "Runtime", "Models", "Tensor", "Plot"], resources: [.copy("Corpus")]),
     ],
     swiftLanguageModes: [.v5]
 )

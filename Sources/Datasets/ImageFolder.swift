@@ -53,6 +53,25 @@ public struct ImageFolder {
         self.transform = transform
     }
 
+    private init(root: String, classNames: [String], samples: [(path: String, label: Int)], transform: EvalTransform) {
+        self.root = root; self.classNames = classNames; self.samples = samples; self.transform = transform
+    }
+
+    /// The same folder restricted to the samples at `indices` (in that order), still decoded lazily.
+    public func subset(_ indices: [Int]) throws -> ImageFolder {
+        if let bad = indices.first(where: { $0 < 0 || $0 >= count }) {
+            throw DatasetError.argument(op: "ImageFolder.subset", message: "index \(bad) is outside 0..<\(count)")
+        }
+        return ImageFolder(root: root, classNames: classNames, samples: indices.map { samples[$0] }, transform: transform)
+    }
+
+    /// `k` images spread evenly over the folder (indices ⌊i·count/k⌋): samples are sorted by class,
+    /// so the first `k` would all be one class; this keeps every class represented.
+    public func strided(_ k: Int) throws -> ImageFolder {
+        let n = min(k, count)
+        return try subset((0..<n).map { $0 * count / n })
+    }
+
     /// Number of images.
     public var count: Int { samples.count }
     public var labels: [Int] { samples.map(\.label) }

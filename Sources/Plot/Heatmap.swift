@@ -15,6 +15,8 @@ public struct Heatmap: GnuplotChart {
     public var showValues: Bool
     /// Color range; nil lets gnuplot pick it from the data.
     public var colorRange: (Double, Double)?
+    /// Square cells (x and y units of equal length), for image-like maps such as attention grids.
+    public var squareCells = false
     public var size: (width: Int, height: Int)
 
     public init(title: String = "", xLabel: String = "", yLabel: String = "", values: [[Double]],
@@ -58,6 +60,7 @@ public struct Heatmap: GnuplotChart {
         s += commonSettings(title: title, xLabel: xLabel, yLabel: yLabel)
         s += "set xrange [-0.5:\(cols) - 0.5]\nset yrange [\(rows) - 0.5:-0.5]\n"
         s += "set palette defined (0 '#ffffff', 1 '#6baed6', 2 '#08306b')\nset tics out nomirror\n"
+        if squareCells { s += "set size ratio -1\n" }
         if let r = colorRange { s += "set cbrange [\(gpNumber(r.0)):\(gpNumber(r.1))]\n" }
         if let c = columnLabels {
             s += "set xtics (" + c.enumerated().map { "\(gpString($1)) \($0)" }.joined(separator: ", ") + ") rotate by -45\n"

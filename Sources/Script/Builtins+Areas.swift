@@ -11,5 +11,6 @@ extension Builtins {
         installPlot,
         installQuant,
         installSynthesis,
+        installAnalysis,
     ]
 }

@@ -93,15 +93,18 @@ extension Builtins {
                     `model("vit-t")`, `model("vit-s")` and `model("swin-t")` load the shipped Fashion-MNIST checkpoints from models/. \
                     A timm preset (`deit_tiny_patch16_224`, `vit_small_patch16_224`, `swin_small_patch4_window7_224`, …) needs \
                     `weights: "file.safetensors"` with timm's state-dict keys (loaded strictly). `weights: "random"` gives a seeded \
-                    random initialisation. A path ending in .safetensors loads one of our own checkpoints, whose header carries the architecture.
+                    random initialisation. A path ending in .safetensors loads one of our own checkpoints, whose header carries the architecture. \
+                    `weights: ""` is the same as none (for `param("weights", "")` in recipes).
                     """,
                     example: "let net = model(\"vit-t\", weights: \"random\", seed: 1)\nprint(net.family, net.blocks, net.classes)\n# expect: vit 6 10",
                     params: [Param("name", .string, help: "preset name or .safetensors path"),
-                             Param("weights", .optional(.string), default: .nothing, help: "\"random\" or a safetensors path"),
+                             Param("weights", .optional(.string), default: .nothing, help: "\"random\", a safetensors path, or \"\" (none)"),
                              Param("seed", .integer(0...Int(Int32.max)), default: .int(0), help: "seed of a random initialisation")]) { a in
                 let seed = UInt64(try a.int("seed"))
                 if case .string("random") = try a.value("weights") { a.interpreter.context.recordSeed("model.init", seed) }
-                return .object(try ModelStore.load(try a.string("name"), weights: a.isNone("weights") ? nil : try a.string("weights"), seed: seed))
+                // "" means none, so recipes can read `param("weights", "")` and pass it through.
+                let weights = a.isNone("weights") ? nil : try a.string("weights")
+                return .object(try ModelStore.load(try a.string("name"), weights: weights == "" ? nil : weights, seed: seed))
             },
             Builtin(name: "has_weights", summary: "Whether a shipped checkpoint exists for an embedded model (models/<name>.safetensors).",
                     example: "print(has_weights(\"no-such-model\"))\n# expect: false",
@@ -136,7 +139,7 @@ extension Builtins {
                 guard k == 1 || k == 5 else { throw a.bad("k", "1 or 5 expected, got \(k)") }
                 let d = try a.object("data", as: DatasetObject.self)
                 let limit = a.isNone("limit") ? nil : try a.int("limit")
-                let acc = try Evaluation.accuracy(of: { x in try Interrupt.check(); return try m.forward(x) }, on: try d.materialized(), limit: limit)
+                let acc = try d.accuracy({ x in try Interrupt.check(); return try m.forward(x) }, limit: limit)
                 return .number(k == 5 ? (acc.top5 ?? acc.top1) : acc.top1)
             },
             Builtin(name: "train", summary: "Trains a model on a dataset (AdamW, warm-up + cosine, crop + flip), resumable from a checkpoint.",

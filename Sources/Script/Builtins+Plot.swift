@@ -90,12 +90,85 @@ extension Builtins {
                     help: "Like `plot`: with `path` it is written (with its gnuplot script), otherwise returned as a figure.",
                     example: "let h = heatmap(tensor([[0, 1], [1, 0]]), title: \"attn\")\nprint(type(h))\n# expect: figure",
                     params: [Param("values", .tensor), Param("title", .string, default: .string("")),
+                             Param("square", .bool, default: .bool(false), help: "square cells (image-like maps); a wide matrix gets a wider canvas"),
                              Param("path", .optional(.string), default: .nothing)]) { a in
                 let t = try a.tensor("values")
                 guard t.rank == 2 else { throw a.bad("values", "a 2-D tensor expected, got shape \(shapeString(t.shape))") }
-                let h = try Heatmap(title: try a.string("title"), matrix: t)
+                var h = try Heatmap(title: try a.string("title"), matrix: t)
+                if try a.bool("square") {
+                    h.squareCells = true
+                    // About 480 px of plot height; the width follows the aspect ratio (within 640…1600 px).
+                    let aspect = Double(t.shape[1]) / Double(t.shape[0])
+                    h.size = (min(1600, max(640, Int(480 * aspect) + 180)), 560)
+                }
                 if !a.isNone("path") { return try writeFigure(h, path: try a.string("path"), a) }
                 return .object(FigureObject(h, title: h.title))
+            },
+            Builtin(name: "scatter", summary: "A scatter figure of points (N, 2), coloured by class and marked by group (e.g. image source).",
+                    help: """
+                    `classes` gives each point's class index (colour; `class_names` labels them in the legend), `groups` each \
+                    point's group name (marker: circle, triangle, square, … in order of first appearance). Like `plot`: with \
+                    `path` the figure is written next to its gnuplot script, otherwise returned. Figure 1(a) is \
+                    `scatter(tsne(feats), classes: labels, groups: sources)`.
+                    """,
+                    example: "let f = scatter(tensor([[0, 0], [1, 1], [2, 0]]), classes: [0, 1, 1], groups: [\"real\", \"psaq\", \"real\"])\nprint(type(f))\n# expect: figure",
+                    params: [Param("points", .tensor, help: "(N, 2): x and y per point"),
+                             Param("classes", .optional(.oneOf([.list, .tensor])), default: .nothing, help: "class index per point (default all 0)"),
+                             Param("groups", .optional(.list), default: .nothing, help: "group name per point (default one group)"),
+                             Param("class_names", .optional(.list), default: .nothing),
+                             Param("title", .string, default: .string("")),
+                             Param("xlabel", .string, default: .string("")), Param("ylabel", .string, default: .string("")),
+                             Param("path", .optional(.string), default: .nothing)]) { a in
+                let pts = try a.tensor("points")
+                guard pts.rank == 2, pts.shape[1] == 2 else { throw a.bad("points", "(N, 2) expected, got shape \(shapeString(pts.shape))") }
+                let n = pts.shape[0], p = pts.ptr
+                var classes = [Int](repeating: 0, count: n)
+                if !a.isNone("classes") {
+                    classes = try numbers(try a.value("classes"), a, "classes").map { v in
+                        guard v == v.rounded(), v >= 0, v < 1e9 else { throw a.bad("classes", "class indices 0, 1, … expected, found \(v)") }
+                        return Int(v)
+                    }
+                }
+                var groupNames: [String] = [], groups = [Int](repeating: 0, count: n)
+                if a.isNone("groups") { groupNames = ["points"] } else {
+                    groups = try a.list("groups").map { v in
+                        guard case .string(let s) = v else { throw a.bad("groups", "a group name (string) per point expected, found \(v.brief)") }
+                        if let i = groupNames.firstIndex(of: s) { return i }
+                        groupNames.append(s)
+                        return groupNames.count - 1
+                    }
+                }
+                let names: [String]? = a.isNone("class_names") ? nil : try a.list("class_names").map { v in
+                    guard case .string(let s) = v else { throw a.bad("class_names", "strings expected, found \(v.brief)") }
+                    return s
+                }
+                let chart: Scatter
+                do {
+                    chart = try Scatter(title: try a.string("title"), xLabel: try a.string("xlabel"), yLabel: try a.string("ylabel"),
+                                        x: (0..<n).map { Double(p[2 * $0]) }, y: (0..<n).map { Double(p[2 * $0 + 1]) },
+                                        classes: classes, groups: groups, classNames: names, groupNames: groupNames)
+                } catch PlotError.argument(_, let message) { throw a.bad("points", message) }
+                if !a.isNone("path") { return try writeFigure(chart, path: try a.string("path"), a) }
+                return .object(FigureObject(chart, title: chart.title))
+            },
+            Builtin(name: "tsne", summary: "Exact t-SNE of features (N, D) to a 2-D map (N, 2); the same seed gives the same map.",
+                    help: """
+                    O(N²) per iteration, for the few hundred points of a figure: perplexity-calibrated Gaussian affinities \
+                    (binary search), early exaggeration 12 for the first min(250, iters/4) steps, momentum 0.5 → 0.8 with \
+                    adaptive gains, learning rate max(N/48, 50), start N(0, 1e-4²) from `seed`. `perplexity` must be in \
+                    [1, N − 1). Rows with NaN or infinite values are an error.
+                    """,
+                    example: "let x = concat([randn([10, 5], seed: 1), randn([10, 5], seed: 2) + 20])\nlet y = tsne(x, perplexity: 5, iters: 300, seed: 0)\nprint(y.shape, tsne(x, perplexity: 5, iters: 300, seed: 0) == y)\n# expect: [20, 2] true",
+                    params: [Param("features", .tensor, help: "(N, D), e.g. `features(net, images)`"),
+                             Param("perplexity", .number, default: .number(30)),
+                             Param("iters", .integer(1...100_000), default: .int(1000)),
+                             Param("seed", .integer(0...Int(Int32.max)), default: .int(0))]) { a in
+                let seed = UInt64(try a.int("seed"))
+                a.interpreter.context.recordSeed("tsne", seed)
+                let t = TSNE(perplexity: try a.number("perplexity"), iterations: try a.int("iters"), seed: seed)
+                do { return .tensor(try t.embed(try a.tensor("features")).embedding) } catch PlotError.argument(_, let message) {
+                    throw a.bad(message.hasPrefix("perplexity") ? "perplexity" : message.hasPrefix("iterations") ? "iters" : "features", message)
+                }
             },
         ])
     }

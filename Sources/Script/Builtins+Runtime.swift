@@ -173,6 +173,11 @@ extension Builtins {
                     example: "let t0 = clock()\nprint(clock() >= t0)\n# expect: true", params: []) { a in
                 .number(ProcessInfo.processInfo.systemUptime - a.interpreter.context.startTime)
             },
+            Builtin(name: "exists", summary: "Whether a file exists (relative paths are looked up under `--out`, where `save` writes them).",
+                    example: "print(exists(\"no/such/file.safetensors\"))\n# expect: false",
+                    params: [Param("path", .string)]) { a in
+                .bool(FileManager.default.fileExists(atPath: a.interpreter.context.outputURL(try a.string("path")).path))
+            },
             Builtin(name: "table", summary: "A results table with the given column names; add rows with `t.add([...])`.",
                     help: "Prints aligned in the REPL (numbers right-aligned). Save with `save(t, \"x.md\")` (Markdown), `.tsv` or `.txt`. Non-integral numbers show with up to 4 decimals, or exactly `digits`. `t.rows`, `t.columns` and `t.column(name)` read it back.",
                     example: "let t = table([\"method\", \"W4A4\"])\nt.add([\"PSAQ\", 0.4512])\nt.add([\"SARDFQ\", 0.7])\nprint(t)\n# expect: method    W4A4\n# expect: ------  ------\n# expect: PSAQ    0.4512\n# expect: SARDFQ     0.7",

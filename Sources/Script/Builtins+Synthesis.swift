@@ -98,6 +98,14 @@ extension Builtins {
         if !a.isNone("lr") { o.lr = try a.float("lr") }
         o.tauScaling = TauScaling(rawValue: try a.string("tau_scaling"))!
         if !a.isNone("real") { o.realImages = try synthImages(a, "real") }
+        if !a.isNone("labels") {
+            let labels = try a.ints("labels"), classes = model.visionModel.architecture.numClasses
+            guard !labels.isEmpty else { throw a.bad("labels", "at least one class expected") }
+            if let bad = labels.first(where: { !(0..<classes).contains($0) }) {
+                throw a.bad("labels", "classes 0…\(classes - 1) expected, got \(bad)")
+            }
+            o.labels = labels
+        }
         if let p = model.preprocessing { o.mean = p.mean; o.std = p.std }
         return o
     }
@@ -137,6 +145,8 @@ extension Builtins {
                              Param("tau_scaling", .choice(TauScaling.allCases.map(\.rawValue)), default: .string("sqrt_pixels"),
                                    help: "how the TV target follows the image size (docs/synthesis.md)"),
                              Param("real", .optional(.oneOf([.tensor, .object("imageset")])), default: .nothing),
+                             Param("labels", .optional(.list), default: .nothing,
+                                   help: "target classes, repeated to `images` (default: drawn uniformly)"),
                              Param("snapshot_every", .integer(0...1_000_000), default: .int(0)),
                              Param("on_snapshot", .optional(.function), default: .nothing)]) { a in
                 let m = try synthModel(a)
@@ -249,7 +259,7 @@ extension Builtins {
                 .tensor(try Losses.tvLoss(try synthImages(a, "images")))
             },
             Builtin(name: "show", summary: "Writes images (an image set or a tensor (B, C, H, W)) as a denormalized PNG grid; returns the path.",
-                    help: "Tensors use `mean`/`std` (default: Fashion-MNIST's for 1 channel, ImageNet's for 3). Relative paths go under the output folder.",
+                    help: "Tensors use `mean`/`std` (default: Fashion-MNIST's for 1 channel, ImageNet's for 3). Relative paths go under the output folder; a provenance sidecar is written next to the PNG.",
                     example: "let p = show(randn([4, 1, 8, 8]), path: \"noise.png\")\nprint(p)\n# expect: noise.png",
                     params: [Param("images", .oneOf([.tensor, .object("imageset")])), Param("path", .string, default: .string("images.png")),
                              Param("columns", .optional(.integer(1...1000)), default: .nothing), Param("scale", .integer(1...32), default: .int(2)),
@@ -267,6 +277,7 @@ extension Builtins {
                 try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try ImageGrid.write(x, path: url.path, mean: mean, std: std, columns: a.isNone("columns") ? nil : try a.int("columns"),
                                     scale: try a.int("scale"))
+                try Output.writeProvenance(for: url, context: a.interpreter.context)
                 return .string(path)
             },
             Builtin(name: "load_images", summary: "Loads an image set saved with `save(imgs, \"x.safetensors\")`.",

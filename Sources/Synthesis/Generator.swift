@@ -58,6 +58,13 @@ public enum Synthesis {
         var draws = SynthesisDraws()
         var lrng = root.derive("labels")
         draws.labels = (0..<count).map { _ in lrng.int(classes) }
+        if let given = o.labels {
+            guard !given.isEmpty else { throw SynthesisError.invalid("labels must not be empty") }
+            if let bad = given.first(where: { !(0..<classes).contains($0) }) {
+                throw SynthesisError.invalid("label \(bad) is outside the model's classes 0…\(classes - 1)")
+            }
+            draws.labels = (0..<count).map { given[$0 % given.count] }
+        }
         let start = now()
 
         switch o.method {

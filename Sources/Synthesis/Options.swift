@@ -108,6 +108,10 @@ public struct SynthesisOptions {
     public var realImages: Tensor? = nil
     public var realLabels: [Int]? = nil
 
+    /// Target classes of the images, repeated to the image count (image i gets `labels[i % count]`);
+    /// nil draws them uniformly. Figure 1(a) on ImageNet uses it to show a few classes, many images each.
+    public var labels: [Int]? = nil
+
     /// Call the snapshot callback every this many iterations (0: never).
     public var snapshotEvery = 0
 
@@ -137,6 +141,8 @@ public struct SynthesisOptions {
             parts += ["apa=\(apa)", "msr=\(msr)", "sl=\(softLabels)", "alpha1=\(alpha1.map { "\($0)" } ?? "auto")", "k_apa=\(kAPA)", "k_msr=\(kMSR)",
                       "prior=\(priorKind.rawValue)", "all_blocks=\(apaAllBlocks)", "depth_weight=\(depthWeighted)"]
         }
+        // Only when set, so the cache keys of runs with drawn labels are unchanged.
+        if let labels { parts.append("labels=\(labels)") }
         parts.append("mean=\(mean.map { "\($0)" } ?? "auto")")
         parts.append("std=\(std.map { "\($0)" } ?? "auto")")
         return parts.joined(separator: " ")

@@ -154,4 +154,11 @@ private func twoSeriesFigure() throws -> Figure {
         #expect(try String(contentsOfFile: dir + "/t.md", encoding: .utf8) == t.markdown())
         #expect(try String(contentsOfFile: dir + "/t.tsv", encoding: .utf8) == t.tsv())
     }
+
+    @Test func heatmapSquareCellsKeepTheAspect() throws {
+        var h = try Heatmap(values: [[0, 1, 2, 3], [3, 2, 1, 0]])
+        #expect(!h.gnuplotBody().contains("set size ratio -1"))
+        h.squareCells = true
+        #expect(h.gnuplotBody().contains("set size ratio -1\n"))
+    }
 }

@@ -10,6 +10,27 @@ private let recipeFiles: [String] = {
     return ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasSuffix(".dfq") }.sorted()
 }()
 
+/// Files a recipe must write in its `--quick` profile (paths under the output folder); recipes not
+/// listed must write at least one file.
+private let expectedOutputs: [String: [String]] = [
+    "headline.dfq": ["plots/headline/table.md", "plots/headline/top1.png", "plots/headline/sardfq_images.png"],
+    "table1_alignment.dfq": ["plots/table1_alignment/table.md"],
+    "table2_main.dfq": ["plots/table2_main/table.md", "plots/table2_main/vit-t.png"],
+    "table3_ablation.dfq": ["plots/table3_ablation/table.md"],
+    "table4_priors.dfq": ["plots/table4_priors/table.md"],
+    "fig1a_tsne.dfq": ["plots/fig1a_tsne/tsne.png", "plots/fig1a_tsne/tsne.gp", "plots/fig1a_tsne/tsne.png.provenance.json",
+                       "plots/fig1a_tsne/table.md"],
+    "fig1b_msr.dfq": ["plots/fig1b_msr/with_msr.png", "plots/fig1b_msr/without_msr.png",
+                      "plots/fig1b_msr/with_msr.png.provenance.json"],
+    "fig3_attention.dfq": ["plots/fig3_attention/attention.png", "plots/fig3_attention/table.md"]
+        + ["real", "psaq", "sardfq"].flatMap { ["plots/fig3_attention/\($0)_images.png", "plots/fig3_attention/\($0)_attention.png"] },
+    "fig4_priors.dfq": ["plots/fig4_priors/table.md"]
+        + ["gmm", "laplace", "real"].flatMap { k in ["3", "5"].map { "plots/fig4_priors/\(k)_block\($0).png" } },
+    "fig5_sensitivity.dfq": ["plots/fig5_sensitivity/table.md", "plots/fig5_sensitivity/alpha1.png", "plots/fig5_sensitivity/k_msr.png"],
+    "tutorial.dfq": ["plots/tutorial/losses.md", "plots/tutorial/real_attention.png", "plots/tutorial/prior.png",
+                     "plots/tutorial/synthetic_images.png"],
+]
+
 /// Runs each recipe in its `--quick` profile in a scratch folder, and checks that it succeeds and
 /// that the tables and figures it writes exist and parse (Markdown tables, PNG signatures).
 @Test(arguments: recipeFiles)
@@ -25,6 +46,7 @@ func recipeRunsInQuickMode(_ file: String) throws {
     // Everything written must be well-formed.
     let files = (FileManager.default.enumerator(atPath: out.path)?.compactMap { $0 as? String } ?? []).filter { !$0.hasPrefix(".cache") }
     #expect(!files.isEmpty, "\(file) wrote nothing")
+    for f in expectedOutputs[file] ?? [] { #expect(files.contains(f), "\(file) did not write \(f)") }
     for f in files {
         let url = out.appendingPathComponent(f)
         if f.hasSuffix(".png") {
