@@ -157,10 +157,8 @@ public final class SwinTransformer: VisionModel {
         if g.shift > 0 { y = try y.roll(shifts: [-g.shift, -g.shift], axes: [1, 2]) }
         let win = try SwinTransformer.partition(y, ws)                                              // (B·nW, N, C)
         let qkv = try hookedLinear(win, p, pre + "attn.qkv", hooks)  // bias when present
-            .reshape([b * nW, n, 3, heads, hd]).permute([2, 0, 3, 1, 4])                          // (3, B·nW, H, N, hd)
-        var q = try qkv.slice(axis: 0, start: 0, end: 1).reshape([b * nW, heads, n, hd])
-        var k = try qkv.slice(axis: 0, start: 1, end: 2).reshape([b * nW, heads, n, hd])
-        var v = try qkv.slice(axis: 0, start: 2, end: 3).reshape([b * nW, heads, n, hd])
+            .splitHeads(parts: 3, heads: heads)                                                  // 3 × (B·nW, H, N, hd)
+        var q = qkv[0], k = qkv[1], v = qkv[2]
         if let hooks {
             q = try hooks.operand(pre + "attn.q", q); k = try hooks.operand(pre + "attn.k", k); v = try hooks.operand(pre + "attn.v", v)
         }

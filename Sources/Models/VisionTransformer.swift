@@ -62,10 +62,8 @@ public final class VisionTransformer: VisionModel {
         let h = c.numHeads, hd = d / h
         let y = try x.layerNorm(weight: p[pre + "norm1.weight"], bias: p[pre + "norm1.bias"], eps: c.eps)
         let qkv = try hookedLinear(y, p, pre + "attn.qkv", hooks)  // (B, N, 3D); bias when present
-            .reshape([b, n, 3, h, hd]).permute([2, 0, 3, 1, 4])                                   // (3, B, H, N, hd)
-        var q = try qkv.slice(axis: 0, start: 0, end: 1).reshape([b, h, n, hd])
-        var k = try qkv.slice(axis: 0, start: 1, end: 2).reshape([b, h, n, hd])
-        var v = try qkv.slice(axis: 0, start: 2, end: 3).reshape([b, h, n, hd])
+            .splitHeads(parts: 3, heads: h)                                                      // 3 × (B, H, N, hd)
+        var q = qkv[0], k = qkv[1], v = qkv[2]
         if let hooks {
             q = try hooks.operand(pre + "attn.q", q); k = try hooks.operand(pre + "attn.k", k); v = try hooks.operand(pre + "attn.v", v)
         }

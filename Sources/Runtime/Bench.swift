@@ -4,7 +4,9 @@ import Models
 import CKernels
 import Synthesis
 
-/// `sardfq bench gemm|ops|models|all [--reps N]`: the speed numbers quoted in the README.
+/// `sardfq bench gemm|ops|models|all [--reps N] [--model NAME]`: the speed numbers quoted in the
+/// README (`--model` restricts `models` and `synthesis` to one preset, e.g. for profiling;
+/// SARDFQ_BENCH_DEBUG=1 adds the buffer cache's counters to `models`).
 ///
 /// Every row is measured in this run; ratios compare rows of the same run. PyTorch's times are
 /// the reference measurements given for this machine (2 threads, eager), not re-measured here.
@@ -15,6 +17,9 @@ public enum BenchError: Error, CustomStringConvertible {
     }
 }
 
+/// Preset named by `--model`, or nil for every benchmarked model.
+nonisolated(unsafe) var modelFilter: String? = nil
+
 /// Median wall time of `reps` runs of `body` (after one warm-up run), in seconds.
 func medianTime(_ reps: Int, _ body: () throws -> Void) rethrows -> Double {
     try body()
@@ -22,6 +27,19 @@ func medianTime(_ reps: Int, _ body: () throws -> Void) rethrows -> Double {
     for _ in 0..<reps { let t0 = now(); try body(); ts.append(now() - t0) }
     ts.sort()
     return ts[ts.count / 2]
+}
+
+/// Median wall times of each body, the bodies timed in turn within every rep (one warm-up
+/// each), in seconds. Why interleave: on a shared machine the load drifts within a run;
+/// interleaving exposes every body to the same conditions, so their ratios are far steadier
+/// than back-to-back medians.
+func interleavedMedianTimes(_ reps: Int, _ bodies: [() throws -> Void]) throws -> [Double] {
+    for b in bodies { try b() }
+    var ts = [[Double]](repeating: [], count: bodies.count)
+    for _ in 0..<reps {
+        for (i, b) in bodies.enumerated() { let t0 = now(); try b(); ts[i].append(now() - t0) }
+    }
+    return ts.map { $0.sorted()[$0.count / 2] }
 }
 
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
@@ -34,6 +52,7 @@ public func runBench(_ args: [String]) throws {
     var i = 0
     while i < args.count {
         if args[i] == "--reps", i + 1 < args.count, let n = Int(args[i + 1]) { reps = n; i += 2; continue }
+        if args[i] == "--model", i + 1 < args.count { modelFilter = args[i + 1]; i += 2; continue }
         which = args[i]; i += 1
     }
     print("sardfq bench \(which): \(Parallel.workers) workers, OpenBLAS \(String(cString: ck_blas_config())), median of \(reps) runs")
@@ -49,34 +68,49 @@ public func runBench(_ args: [String]) throws {
     }
 }
 
-/// GEMM rates through the engine (`Tensor.matmul`, which picks a thread policy) next to a direct
-/// OpenBLAS call from C on the same operands, for DeiT-Tiny and small-model shapes at batch 32.
+/// Runs `body` (direct OpenBLAS calls) with OpenBLAS threading over all workers itself, its
+/// default, then restores the engine's single-threaded setting.
+func cblasThreaded(_ body: () -> Void) {
+    Parallel.useSingleThreadedBLAS()
+    ck_blas_set_threads(Int32(Parallel.workers))
+    body()
+    ck_blas_set_threads(1)
+}
+
+/// GEMM rates through the engine (`Tensor.matmul`: one single-threaded GEMM per worker block,
+/// on oneDNN and, for comparison, on OpenBLAS) next to a direct OpenBLAS call from C, threaded
+/// by OpenBLAS itself, on the same operands, for DeiT-Tiny and small-model shapes at batch 32.
 func benchGemm(reps: Int) throws {
     let peak = 117.0 * Double(Parallel.workers)
-    print("\n## GEMM (GFLOP/s; machine peak ≈ \(Int(peak)) = 117 per core × \(Parallel.workers))\n")
-    print("| shape | engine | OpenBLAS from C | engine / C |")
-    print("|---|---:|---:|---:|")
+    print("\n## GEMM (GFLOP/s; machine peak ≈ \(Int(peak)) = 117 per core × \(Parallel.workers); engine on \(Parallel.gemmLibrary))\n")
+    print("| shape | engine | engine on OpenBLAS | OpenBLAS from C | engine / C |")
+    print("|---|---:|---:|---:|---:|")
     var rng = RNG(seed: 1)
+    let lib = Parallel.gemmLibrary
+    func row(_ label: String, flops: Double, engine: @escaping () throws -> Void, c: @escaping () -> Void) throws {
+        let t = try interleavedMedianTimes(reps, [
+            { try Parallel.withGemmLibrary(lib) { try engine() } },
+            { try Parallel.withGemmLibrary("OpenBLAS") { try engine() } },
+            { cblasThreaded(c) },
+        ])
+        print("| \(label) | \(f1(flops / t[0] / 1e9)) | \(f1(flops / t[1] / 1e9)) | \(f1(flops / t[2] / 1e9)) | \(f2(t[2] / t[0])) |")
+    }
     let shapes: [(Int, Int, Int, String)] = [
         (6304, 192, 576, "DeiT-T qkv"), (6304, 192, 768, "DeiT-T fc1"), (6304, 768, 192, "DeiT-T fc2"), (2080, 96, 288, "vit-t qkv"),
     ]
     for (m, k, n, label) in shapes {
         let a = Tensor.normal([m, k], rng: &rng), b = Tensor.normal([k, n], rng: &rng)
         let c = Tensor(uninitialized: [m, n])
-        let flops = 2.0 * Double(m * n * k)
-        let te = try medianTime(reps) { _ = try noGrad { try Tensor.matmul(a, b) } }
-        let tc = medianTime(reps) { ck_sgemm(0, 0, Int32(m), Int32(n), Int32(k), 1, a.ptr, Int32(k), b.ptr, Int32(n), 0, c.ptr, Int32(n)) }
-        print("| (\(m)×\(k))·(\(k)×\(n)) \(label) | \(f1(flops / te / 1e9)) | \(f1(flops / tc / 1e9)) | \(f2(tc / te)) |")
+        try row("(\(m)×\(k))·(\(k)×\(n)) \(label)", flops: 2.0 * Double(m * n * k),
+                engine: { _ = try noGrad { try Tensor.matmul(a, b) } },
+                c: { ck_sgemm(0, 0, Int32(m), Int32(n), Int32(k), 1, a.ptr, Int32(k), b.ptr, Int32(n), 0, c.ptr, Int32(n)) })
     }
     // 96 attention products (batch 32 × 3 heads) of (197×64)·(64×197).
     let q = Tensor.normal([32, 3, 197, 64], rng: &rng), k = Tensor.normal([32, 3, 197, 64], rng: &rng)
     let c = Tensor(uninitialized: [32, 3, 197, 197])
-    let flops = 2.0 * 96 * 197 * 197 * 64
-    let te = try medianTime(reps) { _ = try noGrad { try Tensor.matmul(q, k, transB: true) } }
-    let tc = medianTime(reps) {
-        for i in 0..<96 { ck_sgemm(0, 1, 197, 197, 64, 1, q.ptr + i * 197 * 64, 64, k.ptr + i * 197 * 64, 64, 0, c.ptr + i * 197 * 197, 197) }
-    }
-    print("| 96 × (197×64)·(64×197) attention | \(f1(flops / te / 1e9)) | \(f1(flops / tc / 1e9)) (one call each) | \(f2(tc / te)) |")
+    try row("96 × (197×64)·(64×197) attention (C: one call each)", flops: 2.0 * 96 * 197 * 197 * 64,
+            engine: { _ = try noGrad { try Tensor.matmul(q, k, transB: true) } },
+            c: { for i in 0..<96 { ck_sgemm(0, 1, 197, 197, 64, 1, q.ptr + i * 197 * 64, 64, k.ptr + i * 197 * 64, 64, 0, c.ptr + i * 197 * 197, 197) } })
 }
 
 /// Elementwise and fused ops on (32, 197, 192) with their effective memory rate
@@ -91,13 +125,14 @@ func benchOps(reps: Int) throws {
     let x = Tensor.normal(shape, rng: &rng)
     let gamma = Tensor.ones([192]), beta = Tensor.zeros([192])
     func row(_ name: String, bytesF: Double, bytesB: Double, _ f: @escaping (Tensor) throws -> Tensor) throws {
-        let tf = try medianTime(reps) { _ = try noGrad { try f(x) } }
         let seed = Tensor.ones(shape)
-        let tb = try medianTime(reps) {
-            x.requiresGrad = true; x.zeroGrad()
-            try f(x).backward(seed: seed)
-        } - tf
+        // Forward and forward+backward timed in turn, so the difference sees the same load.
+        let t = try interleavedMedianTimes(reps, [
+            { x.requiresGrad = false; _ = try noGrad { try f(x) } },
+            { x.requiresGrad = true; x.zeroGrad(); try f(x).backward(seed: seed) },
+        ])
         x.requiresGrad = false
+        let tf = t[0], tb = t[1] - t[0]
         let gbF = bytesF > 0 ? f1(bytesF / tf / 1e9) : "–", gbB = bytesB > 0 ? f1(bytesB / max(tb, 1e-9) / 1e9) : "–"
         print("| \(name) | \(f2(tf * 1e3)) | \(gbF) | \(f2(tb * 1e3)) | \(gbB) |")
     }
@@ -108,10 +143,8 @@ func benchOps(reps: Int) throws {
     let qkvW = Tensor.normal([576, 192], std: 0.02, rng: &rng), qkvB = Tensor.zeros([576])
     let projW = Tensor.normal([192, 192], std: 0.02, rng: &rng), projB = Tensor.zeros([192])
     try row("attention block (3 heads)", bytesF: 0, bytesB: 0) { x in
-        let qkv = try x.linear(weight: qkvW, bias: qkvB).reshape([32, 197, 3, 3, 64]).permute([2, 0, 3, 1, 4])
-        let q = try qkv.slice(axis: 0, start: 0, end: 1).reshape([32, 3, 197, 64])
-        let k = try qkv.slice(axis: 0, start: 1, end: 2).reshape([32, 3, 197, 64])
-        let v = try qkv.slice(axis: 0, start: 2, end: 3).reshape([32, 3, 197, 64])
+        let qkv = try x.linear(weight: qkvW, bias: qkvB).splitHeads(parts: 3, heads: 3)  // as VisionTransformer
+        let (q, k, v) = (qkv[0], qkv[1], qkv[2])
         let a = try Tensor.matmul(q, k, transB: true, alpha: 0.125).softmax()
         return try Tensor.matmul(a, v).permute([0, 2, 1, 3]).reshape([32, 197, 192]).linear(weight: projW, bias: projB)
     }
@@ -124,7 +157,7 @@ func benchModels(reps: Int) throws {
     print("|---|---:|---:|---:|---:|---:|")
     // PyTorch's small-model reference is a 6-block dim-96 ViT on 32×32: our vit-s geometry.
     let refs: [String: (Double, Double)] = ["vit-s": (32, 62), "deit_tiny_patch16_224": (520, 1290)]
-    for name in ["vit-t", "vit-s", "swin-t", "deit_tiny_patch16_224"] {
+    for name in ["vit-t", "vit-s", "swin-t", "deit_tiny_patch16_224"] where modelFilter == nil || modelFilter == name {
         let preset = Presets.named(name)!
         let model: VisionModel
         switch preset.architecture {
@@ -143,6 +176,11 @@ func benchModels(reps: Int) throws {
         x.requiresGrad = false
         var ref = "–", ratio = "–"
         if let (pf, pb) = refs[name] { ref = "\(Int(pf)) / \(Int(pb))"; ratio = "\(f2(tf * 1e3 / pf)) / \(f2(tb * 1e3 / pb))" }
+        if ProcessInfo.processInfo.environment["SARDFQ_BENCH_DEBUG"] != nil {
+            var h = 0, m = 0, d = 0
+            ck_buffer_stats(&h, &m, &d)
+            print("buffer cache: \(h) hits, \(m) misses, \(d) dropped, \(ck_buffer_cached_bytes() >> 20) MiB cached")
+        }
         print("| \(name) | \(String(format: "%.2fM", Double(model.parameterCount) / 1e6)) | \(f1(tf * 1e3)) | \(f1(tb * 1e3)) | \(ref) | \(ratio) |")
     }
 }
@@ -153,7 +191,7 @@ func benchSynthesis(reps: Int) throws {
     print("\n## Synthesis, 32 images (ms per iteration; fastest of \(reps) after 2 warm-up)\n")
     print("| model | fwd+bwd | PSAQ-ViT | SARDFQ w/o MSR | SARDFQ full | PSAQ overhead | SARDFQ overhead (MSR excl.) | MSR crops extra |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name in ["vit-t", "vit-s", "swin-t", "deit_tiny_patch16_224"] {
+    for name in ["vit-t", "vit-s", "swin-t", "deit_tiny_patch16_224"] where modelFilter == nil || modelFilter == name {
         let preset = Presets.named(name)!
         let model = ModelFactory.build(preset.architecture, seed: 0)
         let rows = Dictionary(try Synthesis.benchmark(model: model, iterations: name.hasPrefix("deit") ? 2 : reps), uniquingKeysWith: { a, _ in a })

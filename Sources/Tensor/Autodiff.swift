@@ -43,13 +43,29 @@ extension Tensor {
         return g.ptr
     }
 
+    /// The gradient buffer for a VJP that writes every element: a fresh, uninitialised buffer
+    /// (`accumulate` false: the VJP must overwrite all of it) when there is none yet, else the
+    /// existing one (`accumulate` true: add into it). Why: for memory-bound ops the zero-fill and
+    /// the extra read of a zeroed buffer cost as much as the VJP itself.
+    public func gradDestination() -> (ptr: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        if let g = gradStorage { return (g.ptr, true) }
+        let g = Storage(count: count)
+        gradStorage = g
+        return (g.ptr, false)
+    }
+
     /// g_self += scale · v (v has self's element count). No-op when self needs no gradient.
     public func accumulateGrad(_ v: UnsafePointer<Float>, scale: Float = 1) {
         guard requiresGrad else { return }
-        let g = gradBuffer()
+        let (g, acc) = gradDestination()
         let n = count
         Parallel.forRange(n, grain: 1 << 16) { r in
-            if scale == 1 { for i in r { g[i] += v[i] } } else { for i in r { g[i] += scale * v[i] } }
+            switch (acc, scale == 1) {
+            case (true, true): for i in r { g[i] += v[i] }
+            case (true, false): for i in r { g[i] += scale * v[i] }
+            case (false, true): (g + r.lowerBound).update(from: v + r.lowerBound, count: r.count)
+            case (false, false): for i in r { g[i] = scale * v[i] }
+            }
         }
     }
 
@@ -82,8 +98,7 @@ extension Tensor {
                 stack.append((p, false))
             }
         }
-        let g = gradBuffer()
-        if let seed { for i in 0..<count { g[i] += seed.ptr[i] } } else { g[0] += 1 }
+        if let seed { accumulateGrad(seed.ptr) } else { gradBuffer()[0] += 1 }
         for t in order.reversed() {
             guard let fn = t.backwardFn else { continue }  // a leaf keeps its gradient
             if let gs = t.gradStorage { fn(gs.ptr) }

@@ -4,9 +4,14 @@ import CKernels
 
 /// Threading policy for the whole engine.
 ///
-/// Decision: our own loops split work over all cores with `concurrentPerform`; large GEMMs let
-/// OpenBLAS use all cores; batches of small GEMMs (attention, per (batch × head)) run one GEMM
-/// per worker with OpenBLAS at one thread. `bench gemm` measures both for every shape.
+/// Decision: our own loops split work over all cores with `concurrentPerform`, and so do GEMMs:
+/// a large GEMM is cut into one block of rows (or columns) per worker, batches of small GEMMs
+/// (attention, per (batch × head)) run one GEMM per worker, and every GEMM call runs on one
+/// thread (oneDNN's sgemm by default, OpenBLAS set to one thread as the fallback). Why:
+/// OpenBLAS's own worker threads spin in `sched_yield` for up to ~0.1 s after every call, and
+/// between GEMMs (while our elementwise loops run) that spinning took a third of the CPU time
+/// of a ViT forward+backward on two shared cores. `bench gemm` checks the engine's rates
+/// against OpenBLAS threading itself on the same shapes, in the same run.
 public enum Parallel {
     /// Number of workers (cores), overridable with SARDFQ_THREADS.
     public static let workers: Int = {
@@ -36,11 +41,26 @@ public enum Parallel {
         }
     }
 
-    /// Runs `body` with OpenBLAS limited to one thread (for per-worker small GEMMs).
-    public static func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
-        let old = ck_blas_get_threads()
+    /// Switches OpenBLAS to one thread (once; the engine's GEMMs call it before running) and
+    /// picks the GEMM library: oneDNN, or OpenBLAS with SARDFQ_GEMM=openblas.
+    public static func useSingleThreadedBLAS() { _ = blasSingleThreaded }
+    private static let blasSingleThreaded: Bool = {
         ck_blas_set_threads(1)
-        defer { ck_blas_set_threads(old) }
+        if ProcessInfo.processInfo.environment["SARDFQ_GEMM"] == "openblas" { ck_set_gemm_backend(0) }
+        return true
+    }()
+
+    /// Whether the engine's GEMMs run on oneDNN (else OpenBLAS).
+    public static var gemmLibrary: String {
+        get { useSingleThreadedBLAS(); return ck_get_gemm_backend() != 0 ? "oneDNN" : "OpenBLAS" }
+    }
+
+    /// Runs `body` with the engine's GEMMs on the given library ("oneDNN" or "OpenBLAS").
+    public static func withGemmLibrary<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        useSingleThreadedBLAS()
+        let old = ck_get_gemm_backend()
+        ck_set_gemm_backend(name == "OpenBLAS" ? 0 : 1)
+        defer { ck_set_gemm_backend(old) }
         return try body()
     }
 }

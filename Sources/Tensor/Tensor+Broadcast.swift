@@ -1,3 +1,5 @@
+import CKernels
+
 /// Broadcasting (NumPy rules) and the reduction of a broadcast gradient back to an input shape.
 extension Tensor {
     /// The broadcast shape of two shapes, or a shape error naming the op and both shapes.
@@ -66,24 +68,30 @@ extension Tensor {
 
     static func dropLeadingOnes(_ s: [Int]) -> [Int] { Array(s.drop { $0 == 1 }) }
 
-    /// Sums a gradient `g` of shape `out` down to `shape` and adds it into `t`'s gradient,
-    /// multiplied elementwise by nothing (plain reduction).
-    static func accumulateReduced(_ g: UnsafePointer<Float>, out: [Int], into t: Tensor) {
+    /// Sums a gradient `g` of shape `out` down to `shape` and adds `scale` times it into `t`'s
+    /// gradient.
+    static func accumulateReduced(_ g: UnsafePointer<Float>, out: [Int], into t: Tensor, scale: Float = 1) {
         guard t.requiresGrad else { return }
         let n = out.reduce(1, *)
         switch layout(t.shape, in: out) {
         case .same:
-            t.accumulateGrad(g)
+            t.accumulateGrad(g, scale: scale)
         case .scalar:
             var s: Float = 0
             for i in 0..<n { s += g[i] }
-            t.gradBuffer()[0] += s
+            t.gradBuffer()[0] += scale * s
         case .suffix(let p):
             let dst = t.gradBuffer()
-            for o in stride(from: 0, to: n, by: p) { for i in 0..<p { dst[i] += g[o + i] } }
+            if p == 1 { var s: Float = 0; for i in 0..<n { s += g[i] }; dst[0] += scale * s; return }
+            // Rows of the (n/p, p) gradient summed column-wise, the columns split over the workers.
+            let tmp = Storage(zeros: p)
+            Parallel.forRange(p, grain: Swift.max(64, (1 << 16) / Swift.max(n / p, 1))) { c in
+                ck_sum_rows(g, tmp.ptr, n / p, p, c.lowerBound, c.upperBound)
+            }
+            for i in 0..<p { dst[i] += scale * tmp.ptr[i] }
         case .general(let offs):
             let dst = t.gradBuffer()
-            for i in 0..<n { dst[Int(offs[i])] += g[i] }
+            for i in 0..<n { dst[Int(offs[i])] += scale * g[i] }
         }
     }
 }

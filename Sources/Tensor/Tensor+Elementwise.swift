@@ -62,22 +62,21 @@ extension Tensor {
         return s
     }
 
-    public static func + (a: Tensor, b: Tensor) throws -> Tensor {
-        try binary(a, b, "add", +) { g, _, _, out, wa, wb in
-            let s = Storage(count: out.count); s.ptr.update(from: g, count: out.count)
-            return (wa ? s : nil, wb ? s : nil)
+    /// a + sb·b (sb = ±1): the gradient reduces straight from g, with no full-size temporary.
+    static func addScaled(_ a: Tensor, _ b: Tensor, _ name: String, _ sb: Float) throws -> Tensor {
+        let shape = try broadcastShape(a.shape, b.shape, op: name)
+        let out = Tensor(uninitialized: shape)
+        if sb == 1 { broadcastMap(shape, a.ptr, a.shape, b.ptr, b.shape, out.ptr, +) }
+        else { broadcastMap(shape, a.ptr, a.shape, b.ptr, b.shape, out.ptr, -) }
+        return out.record(name, [a, b]) { g in
+            accumulateReduced(g, out: shape, into: a)
+            accumulateReduced(g, out: shape, into: b, scale: sb)
         }
     }
 
-    public static func - (a: Tensor, b: Tensor) throws -> Tensor {
-        try binary(a, b, "sub", -) { g, _, _, out, wa, wb in
-            var gb: Storage? = nil
-            if wb { gb = Storage(count: out.count); for i in 0..<out.count { gb!.ptr[i] = -g[i] } }
-            var ga: Storage? = nil
-            if wa { ga = Storage(count: out.count); ga!.ptr.update(from: g, count: out.count) }
-            return (ga, gb)
-        }
-    }
+    public static func + (a: Tensor, b: Tensor) throws -> Tensor { try addScaled(a, b, "add", 1) }
+
+    public static func - (a: Tensor, b: Tensor) throws -> Tensor { try addScaled(a, b, "sub", -1) }
 
     public static func * (a: Tensor, b: Tensor) throws -> Tensor {
         try binary(a, b, "mul", *) { g, a, b, out, wa, wb in
@@ -138,10 +137,12 @@ extension Tensor {
         let out = Tensor(uninitialized: shape)
         forward(UnaryIO(inp: ptr, out: out.ptr))
         return out.record(name, [self]) { [unowned out, self] g in
-            let s = Storage(count: self.count)
+            guard self.requiresGrad else { return }
+            let (gx, acc) = self.gradDestination()
             let x = self.ptr, y = out.ptr
-            Parallel.forRange(self.count) { r in for i in r { s.ptr[i] = g[i] * grad(x[i], y[i]) } }
-            self.accumulateGrad(s.ptr)
+            Parallel.forRange(self.count) { r in
+                if acc { for i in r { gx[i] += g[i] * grad(x[i], y[i]) } } else { for i in r { gx[i] = g[i] * grad(x[i], y[i]) } }
+            }
         }
     }
 
@@ -202,24 +203,15 @@ extension Tensor {
     /// GELU in its exact erf form, as timm's `nn.GELU()`: x·½(1 + erf(x/√2)).
     public func gelu() -> Tensor {
         let out = Tensor(uninitialized: shape)
-        let cdf = Storage(count: count)  // Φ(x), kept for the backward
-        let x = ptr, y = out.ptr, c = cdf.ptr
-        Parallel.forRange(count, grain: 1 << 15) { r in
-            for i in r { c[i] = x[i] * 0.70710678118654752 }
-            ck_erf(c + r.lowerBound, c + r.lowerBound, r.count)
-            for i in r { c[i] = 0.5 * (1 + c[i]); y[i] = x[i] * c[i] }
-        }
-        return out.record("gelu", [self]) { [self, cdf] g in
-            _ = cdf  // keeps Φ(x) alive until the backward runs
-            // d/dx = Φ(x) + x·φ(x), φ(x) = exp(-x²/2)/√(2π)
-            let s = Storage(count: self.count)
-            let d = s.ptr
+        let x = ptr, y = out.ptr
+        Parallel.forRange(count, grain: 1 << 15) { r in ck_gelu(x + r.lowerBound, y + r.lowerBound, r.count) }
+        return out.record("gelu", [self]) { [self] g in
+            // d/dx = Φ(x) + x·φ(x), recomputed from x in one fused pass (cheaper than storing Φ).
+            guard self.requiresGrad else { return }
+            let (gx, acc) = self.gradDestination()
             Parallel.forRange(self.count, grain: 1 << 15) { r in
-                for i in r { d[i] = -0.5 * x[i] * x[i] }
-                ck_exp(d + r.lowerBound, d + r.lowerBound, r.count)
-                for i in r { d[i] = g[i] * (c[i] + x[i] * 0.3989422804014327 * d[i]) }
+                ck_gelu_backward(x + r.lowerBound, g + r.lowerBound, gx + r.lowerBound, r.count, acc ? 1 : 0)
             }
-            self.accumulateGrad(d)
         }
     }
 

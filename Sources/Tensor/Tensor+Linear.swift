@@ -1,20 +1,45 @@
 import CKernels
 
-/// Matrix products through OpenBLAS: matmul (plain and batched), linear, patch embedding.
+/// Matrix products through single-threaded GEMM calls (`ck_sgemm_1t`: oneDNN, or OpenBLAS):
+/// matmul (plain and batched), linear, patch embedding.
 extension Tensor {
-    /// C (m, n) = op(A) · op(B) (+ C when `accumulate`), row-major, one GEMM.
-    @inline(__always)
+    /// C (m, n) = op(A) · op(B) (+ C when `accumulate`), row-major. Large products are split
+    /// into one block of rows (or of columns, when C is wider than tall) per worker, each a
+    /// single-threaded GEMM call; see `Parallel` for why the GEMM library never threads itself.
     static func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
                      _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
                      accumulate: Bool = false, alpha: Float = 1) {
         if m == 0 || n == 0 { return }
         if k == 0 { if !accumulate { c.initialize(repeating: 0, count: m * n) }; return }
-        ck_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha,
-                 a, Int32(transA ? m : k), b, Int32(transB ? k : n), accumulate ? 1 : 0, c, Int32(n))
+        Parallel.useSingleThreadedBLAS()
+        let lda = transA ? m : k, ldb = transB ? k : n
+        let ldc = n  // blocks keep C's full row stride
+        func call(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ m: Int, _ n: Int) {
+            ck_sgemm_1t(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha,
+                     a, Int32(lda), b, Int32(ldb), accumulate ? 1 : 0, c, Int32(ldc))
+        }
+        let parts = Parallel.workers > 1 && m * n * k >= gemmSplitAbove ? Parallel.workers : 1
+        if parts == 1 { call(a, b, c, m, n); return }
+        // Block edges on multiples of 16 rows/columns (the kernels' register blocking).
+        func edge(_ total: Int, _ i: Int) -> Int { i == parts ? total : Swift.min(total, (total * i / parts + 8) / 16 * 16) }
+        if m >= n {
+            Parallel.forEach(parts) { p in
+                let i0 = edge(m, p), i1 = edge(m, p + 1)
+                if i1 > i0 { call(transA ? a + i0 : a + i0 * lda, b, c + i0 * n, i1 - i0, n) }
+            }
+        } else {
+            Parallel.forEach(parts) { p in
+                let j0 = edge(n, p), j1 = edge(n, p + 1)
+                if j1 > j0 { call(a, transB ? b + j0 * ldb : b + j0, c + j0, m, j1 - j0) }
+            }
+        }
     }
 
-    /// Below this many multiply-adds per matrix, a batch of GEMMs runs one matrix per worker with
-    /// single-threaded OpenBLAS; above it, OpenBLAS threads each GEMM. Chosen with `bench gemm`.
+    /// Products with at least this many multiply-adds are split over the workers.
+    public nonisolated(unsafe) static var gemmSplitAbove = 1 << 20
+
+    /// Below this many multiply-adds per matrix, a batch of GEMMs runs one matrix per worker;
+    /// above it, each GEMM is split over the workers. Chosen with `bench gemm`.
     public nonisolated(unsafe) static var batchedParallelBelow = 64 * 1024 * 1024
 
     /// `batch` independent GEMMs with element strides between consecutive matrices
@@ -23,10 +48,13 @@ extension Tensor {
                             _ a: UnsafePointer<Float>, _ sa: Int, _ b: UnsafePointer<Float>, _ sb: Int,
                             _ c: UnsafeMutablePointer<Float>, _ sc: Int, accumulate: Bool = false, alpha: Float = 1) {
         if batch > 1 && m * n * k < batchedParallelBelow && Parallel.workers > 1 {
-            Parallel.withSingleThreadedBLAS {
-                Parallel.forEach(batch) { i in
-                    gemm(transA, transB, m, n, k, a + i * sa, b + i * sb, c + i * sc, accumulate: accumulate, alpha: alpha)
-                }
+            Parallel.useSingleThreadedBLAS()
+            let lda = transA ? m : k, ldb = transB ? k : n
+            Parallel.forEach(batch) { i in
+                if m == 0 || n == 0 { return }
+                if k == 0 { if !accumulate { (c + i * sc).initialize(repeating: 0, count: m * n) }; return }
+                ck_sgemm_1t(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a + i * sa, Int32(lda),
+                         b + i * sb, Int32(ldb), accumulate ? 1 : 0, c + i * sc, Int32(n))
             }
         } else {
             for i in 0..<batch { gemm(transA, transB, m, n, k, a + i * sa, b + i * sb, c + i * sc, accumulate: accumulate, alpha: alpha) }
@@ -60,31 +88,34 @@ extension Tensor {
         }
         return out.record("matmul", [a, b]) { g in
             // C = α·op(A)·op(B):  dA = α·g·op(B)ᵀ (transposed back if transA),  dB likewise.
+            // Every GEMM below writes all of its output, so a fresh gradient buffer is written
+            // with β = 0 instead of being zero-filled first (see `gradDestination`).
             if a.requiresGrad {
-                let ga = a.gradBuffer()
+                let (ga, acc) = a.gradDestination()
                 if shared && !transA {
-                    gemm(false, !transB, batch * m, k, n, g, b.ptr, ga, accumulate: true, alpha: alpha)
+                    gemm(false, !transB, batch * m, k, n, g, b.ptr, ga, accumulate: acc, alpha: alpha)
                 } else if !transA {
-                    gemmBatched(batch, false, !transB, m, k, n, g, m * n, b.ptr, shared ? 0 : k * n, ga, m * k, accumulate: true, alpha: alpha)
+                    gemmBatched(batch, false, !transB, m, k, n, g, m * n, b.ptr, shared ? 0 : k * n, ga, m * k, accumulate: acc, alpha: alpha)
                 } else {  // A stored (K, M): dAᵀ = op(B)·gᵀ
-                    gemmBatched(batch, transB, true, k, m, n, b.ptr, shared ? 0 : k * n, g, m * n, ga, m * k, accumulate: true, alpha: alpha)
+                    gemmBatched(batch, transB, true, k, m, n, b.ptr, shared ? 0 : k * n, g, m * n, ga, m * k, accumulate: acc, alpha: alpha)
                 }
             }
             if b.requiresGrad {
-                let gb = b.gradBuffer()
+                let (gb, acc) = b.gradDestination()
                 if shared && !transA {
                     // Sum over the batch in one GEMM on the flattened rows.
-                    if transB { gemm(true, false, n, k, batch * m, g, a.ptr, gb, accumulate: true, alpha: alpha) }
-                    else { gemm(true, false, k, n, batch * m, a.ptr, g, gb, accumulate: true, alpha: alpha) }
+                    if transB { gemm(true, false, n, k, batch * m, g, a.ptr, gb, accumulate: acc, alpha: alpha) }
+                    else { gemm(true, false, k, n, batch * m, a.ptr, g, gb, accumulate: acc, alpha: alpha) }
                 } else if shared {
                     for i in 0..<batch {
-                        if transB { gemm(true, true, n, k, m, g + i * m * n, a.ptr + i * m * k, gb, accumulate: true, alpha: alpha) }
-                        else { gemm(false, false, k, n, m, a.ptr + i * m * k, g + i * m * n, gb, accumulate: true, alpha: alpha) }
+                        let acc = acc || i > 0
+                        if transB { gemm(true, true, n, k, m, g + i * m * n, a.ptr + i * m * k, gb, accumulate: acc, alpha: alpha) }
+                        else { gemm(false, false, k, n, m, a.ptr + i * m * k, g + i * m * n, gb, accumulate: acc, alpha: alpha) }
                     }
                 } else if transB {  // B stored (N, K): dB = gᵀ·op(A)
-                    gemmBatched(batch, true, transA, n, k, m, g, m * n, a.ptr, m * k, gb, k * n, accumulate: true, alpha: alpha)
+                    gemmBatched(batch, true, transA, n, k, m, g, m * n, a.ptr, m * k, gb, k * n, accumulate: acc, alpha: alpha)
                 } else {            // dB = op(A)ᵀ·g
-                    gemmBatched(batch, !transA, false, k, n, m, a.ptr, m * k, g, m * n, gb, k * n, accumulate: true, alpha: alpha)
+                    gemmBatched(batch, !transA, false, k, n, m, a.ptr, m * k, g, m * n, gb, k * n, accumulate: acc, alpha: alpha)
                 }
             }
         }
@@ -105,16 +136,25 @@ extension Tensor {
         let rows = count / Swift.max(din, 1)
         let out = Tensor(uninitialized: Array(shape.dropLast()) + [dout])
         if let bias {
-            for r in 0..<rows { (out.ptr + r * dout).update(from: bias.ptr, count: dout) }
+            let o = out.ptr, bp = bias.ptr
+            Parallel.forRange(rows, grain: Swift.max(1, 16384 / Swift.max(dout, 1))) { r in
+                for i in r { (o + i * dout).update(from: bp, count: dout) }
+            }
         }
         Tensor.gemm(false, true, rows, dout, din, ptr, weight.ptr, out.ptr, accumulate: bias != nil)
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
         return out.record("linear", inputs) { [self] g in
-            if self.requiresGrad { Tensor.gemm(false, false, rows, din, dout, g, weight.ptr, self.gradBuffer(), accumulate: true) }
-            if weight.requiresGrad { Tensor.gemm(true, false, dout, din, rows, g, self.ptr, weight.gradBuffer(), accumulate: true) }
+            if self.requiresGrad {
+                let (gx, acc) = self.gradDestination()
+                Tensor.gemm(false, false, rows, din, dout, g, weight.ptr, gx, accumulate: acc)
+            }
+            if weight.requiresGrad {
+                let (gw, acc) = weight.gradDestination()
+                Tensor.gemm(true, false, dout, din, rows, g, self.ptr, gw, accumulate: acc)
+            }
             if let bias, bias.requiresGrad {
                 let gb = bias.gradBuffer()
-                for r in 0..<rows { let s = g + r * dout; for j in 0..<dout { gb[j] += s[j] } }
+                Parallel.forRange(dout, grain: 64) { c in ck_sum_rows(g, gb, rows, dout, c.lowerBound, c.upperBound) }
             }
         }
     }

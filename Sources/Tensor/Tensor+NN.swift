@@ -23,19 +23,19 @@ extension Tensor {
             _ = (meanS, rstdS)  // saved statistics live as long as the closure
             // x̂ = (x−μ)·rstd;  dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = g·γ
             if self.requiresGrad {
-                let gx = self.gradBuffer()
+                let (gx, acc) = self.gradDestination()
                 Parallel.forRange(rows, grain: Swift.max(1, 8192 / d)) { r in
                     let o = r.lowerBound
-                    ck_layernorm_backward_rows(x + o * d, g + o * d, gx + o * d, mu + o, rs + o, wp, r.count, d)
+                    ck_layernorm_backward_rows(x + o * d, g + o * d, gx + o * d, mu + o, rs + o, wp, r.count, d, acc ? 1 : 0)
                 }
             }
-            if let weight, weight.requiresGrad {
-                let gw = weight.gradBuffer()
-                for i in 0..<rows { let xi = x + i * d, gi = g + i * d; for j in 0..<d { gw[j] += gi[j] * (xi[j] - mu[i]) * rs[i] } }
-            }
-            if let bias, bias.requiresGrad {
-                let gb = bias.gradBuffer()
-                for i in 0..<rows { let gi = g + i * d; for j in 0..<d { gb[j] += gi[j] } }
+            let gw = weight?.requiresGrad == true ? weight!.gradBuffer() : nil
+            let gb = bias?.requiresGrad == true ? bias!.gradBuffer() : nil
+            if gw != nil || gb != nil {
+                // Split the columns over the workers (each sums its columns over every row).
+                Parallel.forRange(d, grain: 64) { c in
+                    ck_layernorm_param_grads(x, g, mu, rs, gw, gb, rows, d, c.lowerBound, c.upperBound)
+                }
             }
         }
     }
@@ -55,10 +55,11 @@ extension Tensor {
         Tensor.softmaxRows(ptr, out.ptr, rows: rows, d: d)
         return out.record("softmax", [self]) { [self, unowned out] g in
             guard self.requiresGrad else { return }
-            let gx = self.gradBuffer(), y = out.ptr
+            let (gx, acc) = self.gradDestination()
+            let y = out.ptr
             Parallel.forRange(rows, grain: Swift.max(1, 16384 / d)) { r in
                 let o = r.lowerBound * d
-                ck_softmax_backward_rows(y + o, g + o, gx + o, r.count, d)
+                ck_softmax_backward_rows(y + o, g + o, gx + o, r.count, d, acc ? 1 : 0)
             }
         }
     }

@@ -38,7 +38,8 @@ extension Tensor {
         for (i, o) in order.enumerated() { inverse[o] = i }
         return out.record("permute", [self]) { [self] g in
             guard self.requiresGrad else { return }
-            Tensor.permuteCopy(g, outShape, inverse, self.gradBuffer(), accumulate: true)
+            let (gx, acc) = self.gradDestination()
+            Tensor.permuteCopy(g, outShape, inverse, gx, accumulate: acc)
         }
     }
 

@@ -18,6 +18,8 @@ public enum TensorError: Error, CustomStringConvertible, Equatable {
 
 /// Reference-counted, 64-byte aligned Float32 buffer. Several tensors may share one
 /// (a reshape shares its input's storage), so in-place writes are visible through all of them.
+/// Memory comes from `ck_buffer_alloc`, which reuses large freed buffers instead of returning
+/// them to the kernel (fresh pages cost a fault and a kernel zero-fill each).
 public final class Storage {
     public let count: Int
     public let ptr: UnsafeMutablePointer<Float>
@@ -28,7 +30,7 @@ public final class Storage {
     public init(count: Int) {
         _ = Storage.mallocTuned
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(count, 1) * 4, alignment: 64)
+        let raw = ck_buffer_alloc(Swift.max(count, 1) * 4)!
         ptr = raw.bindMemory(to: Float.self, capacity: Swift.max(count, 1))
     }
 
@@ -37,7 +39,7 @@ public final class Storage {
         ptr.initialize(repeating: 0, count: count)
     }
 
-    deinit { UnsafeMutableRawPointer(ptr).deallocate() }
+    deinit { ck_buffer_free(ptr, Swift.max(count, 1) * 4) }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: ptr, count: count) }
 }

@@ -63,6 +63,22 @@ let gradCases: [GradCase] = [
     GradCase("layer_norm", { [randn([3, 6], seed: 58), randn([6], seed: 59), randn([6], seed: 60)] }) { try $0[0].layerNorm(weight: $0[1], bias: $0[2], eps: 1e-5) },
     GradCase("softmax", { [randn([3, 5], seed: 61)] }) { try $0[0].softmax() },
     GradCase("log_softmax", { [randn([3, 5], seed: 62)] }) { try $0[0].logSoftmax() },
+    // Vector kernels: rows with an 8-lane body and a masked tail, and the accumulate path (the
+    // input's gradient already holds the residual branch's contribution when the kernel runs).
+    GradCase("softmax d = 21 + residual", { [randn([3, 21], seed: 70)] }) { try $0[0].softmax() + $0[0] },
+    GradCase("gelu tail + residual", { [randn([2, 13], seed: 71)] }) { try $0[0].gelu() + $0[0] },
+    GradCase("layer_norm d = 19", { [randn([4, 19], seed: 72), randn([19], seed: 73), randn([19], seed: 74)] }) {
+        try $0[0].layerNorm(weight: $0[1], bias: $0[2], eps: 1e-5)
+    },
+    GradCase("layer_norm d = 16 + residual", { [randn([3, 16], seed: 75)] }) { try $0[0].layerNorm(weight: nil, bias: nil, eps: 1e-5) + $0[0] },
+    GradCase("matmul shared transA", { [randn([3, 4, 2], seed: 76), randn([4, 5], seed: 77)] }) { try Tensor.matmul($0[0], $0[1], transA: true) },
+    GradCase("split_heads (3 parts, 2 heads)", { [randn([2, 3, 12], seed: 80)] }) {
+        let p = try $0[0].splitHeads(parts: 3, heads: 2)
+        return try Tensor.concat([p[0] * 2, p[1], p[2] * p[2]], axis: 3)
+    },
+    GradCase("linear used twice", { [randn([3, 4], seed: 78), randn([4, 4], seed: 79)] }) {
+        try $0[0].linear(weight: $0[1], bias: nil).linear(weight: $0[1], bias: nil) - $0[0]
+    },
     GradCase("cross_entropy", { [randn([4, 5], seed: 63)] }) { try Tensor.crossEntropy($0[0], labels: [0, 3, 4, 1]) },
     GradCase("soft_cross_entropy", { [randn([3, 4], seed: 64)] }) {
         try Tensor.softCrossEntropy($0[0], targets: t([3, 4], [0.1, 0.2, 0.3, 0.4, 1, 0, 0, 0, 0.25, 0.25, 0.25, 0.25]))

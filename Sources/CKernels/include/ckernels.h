@@ -11,26 +11,60 @@ void ck_log(const float *x, float *y, long n);
 void ck_erf(const float *x, float *y, long n);
 void ck_tanh(const float *x, float *y, long n);
 
-// Softmax over rows of length d (forward; backward accumulates into dx).
+// Backward kernels take `acc`: nonzero adds into dx, zero overwrites it (a fresh gradient
+// buffer, which then needs no zero-fill). Rows of any length d (tails are masked).
+
+// Softmax over rows of length d; the backward computes dx (+)= y ⊙ (g − Σ g·y).
 void ck_softmax_rows(const float *x, float *y, long rows, long d);
-void ck_softmax_backward_rows(const float *y, const float *g, float *dx, long rows, long d);
+void ck_softmax_backward_rows(const float *y, const float *g, float *dx, long rows, long d, int acc);
+
+// GELU (erf form) y = x·Φ(x); the backward computes dx (+)= g·(Φ(x) + x·φ(x)) from x alone.
+void ck_gelu(const float *x, float *y, long n);
+void ck_gelu_backward(const float *x, const float *g, float *dx, long n, int acc);
 
 // LayerNorm over rows of length d (γ, β may be NULL). The forward saves mean and rstd per row;
-// the backward accumulates the input gradient into dx.
+// the backward computes the input gradient; the parameter gradients add Σ_rows g·x̂ into dγ and
+// Σ_rows g into dβ (either may be NULL) for columns [c0, c1).
 void ck_layernorm_rows(const float *x, float *y, float *mean, float *rstd, const float *g, const float *b,
                        long rows, long d, float eps);
 void ck_layernorm_backward_rows(const float *x, const float *gy, float *dx, const float *mean, const float *rstd,
-                                const float *g, long rows, long d);
+                                const float *g, long rows, long d, int acc);
+void ck_layernorm_param_grads(const float *x, const float *gy, const float *mean, const float *rstd,
+                              float *dgamma, float *dbeta, long rows, long d, long c0, long c1);
+
+// out[j] += Σ_r g[r, j] for columns [c0, c1) of a (rows, cols) matrix (bias gradients).
+void ck_sum_rows(const float *g, float *out, long rows, long cols, long c0, long c1);
 
 // OpenBLAS: single-precision GEMM in row-major layout, C = alpha*op(A)*op(B) + beta*C.
 void ck_sgemm(int transA, int transB, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+// The engine's GEMM, same arguments, on the calling thread only (OpenBLAS at one thread must be
+// set beforehand): oneDNN's sgemm by default, OpenBLAS after ck_set_gemm_backend(0).
+void ck_sgemm_1t(int transA, int transB, int m, int n, int k, float alpha,
+                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+void ck_set_gemm_backend(int dnnl);
+int ck_get_gemm_backend(void);
 void ck_blas_set_threads(int n);
 int ck_blas_get_threads(void);
 const char *ck_blas_config(void);
 
 // Tunes glibc malloc so large tensor buffers are reused, not re-mapped (call once at start).
 void ck_tune_malloc(void);
+
+// Tensor buffers: 64-byte aligned, uninitialised. Blocks of 64 KiB and more are cached per size
+// class when freed (up to 3 GiB; blocks beyond that go back to malloc) and reused, so recurring
+// tensor sizes never fault pages in again. The cache holds at most what the process once had
+// live at the same time, plus sizes it no longer uses; ck_buffer_trim releases all of it.
+// `bytes` passed to free must be the size given to alloc. Thread-safe.
+void *ck_buffer_alloc(size_t bytes);
+void ck_buffer_free(void *p, size_t bytes);
+size_t ck_buffer_size_class(size_t bytes);
+// Bytes currently held in the cache (free blocks), and releasing them all to malloc.
+size_t ck_buffer_cached_bytes(void);
+void ck_buffer_trim(void);
+// Cache counters since start: allocations served from the cache, allocations that missed it,
+// and frees that did not fit under the cap.
+void ck_buffer_stats(size_t *hits, size_t *misses, size_t *dropped);
 
 // Wall clock in seconds (monotonic).
 double ck_now(void);
