@@ -6,7 +6,9 @@ extension Synthesis {
     /// Milliseconds per iteration of each generator against a plain forward + backward (to the
     /// input, CE loss) of the same model on the same batch size. Also reports the loss terms'
     /// overhead over the plain pass (target ≤ 25 %) and MSR's extra cost separately.
-    /// The first `warmup` iterations are not timed; each figure is the fastest timed iteration.
+    /// The kinds run in turns (one plain pass, then a two-iteration run of each generator) for `warmup`
+    /// untimed and `iterations` timed rounds; each time is the fastest timed round, each overhead
+    /// the median over the timed rounds of (generator / plain of the same round) − 1.
     /// - returns: (name, value) rows: "… ms/iter" in milliseconds, "… overhead %" in percent.
     public static func benchmark(model: VisionModel, count: Int = 32, iterations: Int = 10, warmup: Int = 2,
                                  seed: UInt64 = 0) throws -> [(String, Double)] {
@@ -21,43 +23,55 @@ extension Synthesis {
         defer { for p in frozen { p.requiresGrad = true } }
         let labels = (0..<count).map { _ in rng.int(info.numClasses) }
 
-        // Minimum over the timed iterations: the machine is shared, and the minimum is the
-        // measurement least disturbed by other processes.
-        var best = Double.infinity
-        for i in 0..<(warmup + iterations) {
+        /// One plain forward + backward (CE, to the input), in seconds.
+        func plainPass() throws -> Double {
             let t0 = now()
             x.zeroGrad()
             let loss = try Tensor.crossEntropy(model.forward(x, capture: [], hooks: nil).logits, labels: labels)
             try loss.backward()
-            if i >= warmup { best = Swift.min(best, now() - t0) }
+            return now() - t0
         }
-        for p in model.params.tensors { p.zeroGrad() }
-        let plain = 1000 * best
-
-        /// Fastest iteration of a generator run, from the progress callbacks (setup excluded).
-        func run(_ o: SynthesisOptions) throws -> Double {
+        /// The second iteration of a two-iteration generator run, from the progress callbacks (setup
+        /// and the first iteration excluded), in seconds.
+        func generatorPass(_ o: SynthesisOptions) throws -> Double {
             var o = o
-            o.iterations = warmup + iterations
+            o.iterations = 2
             var last = now(), fastest = Double.infinity
             _ = try generate(model: model, count: count, seed: seed, options: o, callbacks: SynthesisCallbacks(progress: { it, _, _ in
                 let t = now()
-                if it > warmup { fastest = Swift.min(fastest, t - last) }
+                if it > 1 { fastest = Swift.min(fastest, t - last) }
                 last = t
             }))
-            for p in model.params.tensors { p.zeroGrad() }
-            return 1000 * fastest
+            return fastest
         }
-        let psaq = try run(SynthesisOptions(method: .psaq))
-        var noMSR = SynthesisOptions(method: .sardfq); noMSR.msr = false
-        let sardfq = try run(noMSR)
-        let full = try run(SynthesisOptions(method: .sardfq))
+        var noMSROptions = SynthesisOptions(method: .sardfq); noMSROptions.msr = false
+        let kinds: [() throws -> Double] = [
+            plainPass, { try generatorPass(SynthesisOptions(method: .psaq)) },
+            { try generatorPass(noMSROptions) }, { try generatorPass(SynthesisOptions(method: .sardfq)) },
+        ]
+        // The kinds take turns round by round, so each sees the same machine load (the machine is
+        // shared; back-to-back phases drift apart). Times: the minimum over the timed rounds, the
+        // measurement least disturbed by other processes. Overheads: the median over rounds of
+        // (generator / plain of the same round), steadier than a ratio of two minimums.
+        var times = [[Double]](repeating: [], count: kinds.count)
+        for round in 0..<(warmup + iterations) {
+            let t = try kinds.map { try $0() }
+            if round >= warmup { for k in kinds.indices { times[k].append(t[k]) } }
+        }
+        for p in model.params.tensors { p.zeroGrad() }
+        func fastest(_ k: Int) -> Double { 1000 * times[k].min()! }
+        func overhead(_ k: Int) -> Double {
+            let r = zip(times[k], times[0]).map { $0 / $1 }.sorted()
+            return 100 * (r[r.count / 2] - 1)
+        }
+        let (plain, psaq, sardfq, full) = (fastest(0), fastest(1), fastest(2), fastest(3))
         return [
             ("forward+backward ms/iter", plain),
             ("psaq ms/iter", psaq),
             ("sardfq without msr ms/iter", sardfq),
             ("sardfq full ms/iter", full),
-            ("psaq overhead %", 100 * (psaq / plain - 1)),
-            ("sardfq overhead % (msr excluded)", 100 * (sardfq / plain - 1)),
+            ("psaq overhead %", overhead(1)),
+            ("sardfq overhead % (msr excluded)", overhead(2)),
             ("msr crops extra ms/iter", full - sardfq),
         ]
     }

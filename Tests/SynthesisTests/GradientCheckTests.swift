@@ -89,8 +89,9 @@ import Tensor
     }
 }
 
-/// The KDE entropy's two evaluation paths (dense when the value range is narrower than the 12σ
-/// cut-off, sparse pairs otherwise) against a direct double-precision evaluation of the formula.
+/// The KDE entropy's two evaluation paths (dense when the value range is narrow, windowed —
+/// only the grid points within 12σ of a value — otherwise) against a direct double-precision
+/// evaluation of the formula.
 @Suite struct KDEPathTests {
     func naive(_ v: Tensor) -> (Double, [Double]) {
         let (b, s) = (v.shape[0], v.shape[1])
@@ -123,6 +124,77 @@ import Tensor
         var rng = RNG(seed: 5)
         let v = Tensor.uniform([2, 12], low: -0.03, high: 0.03, rng: &rng)
         let ends = try Tensor(shape: [2, 2], [-0.04, 0.04, -0.04, 0.04])
+        let r = try GradCheck.check([v], h: 1e-4) { x in try Losses.kdeEntropy(Tensor.concat([x[0], ends], axis: 1)).entropy }
+        #expect(r.maxError < 1e-2, "\(r)")
+    }
+}
+
+/// The fused per-block PSE op against the composite ops it replaces (values and gradients), on
+/// ViT-shaped and Swin-shaped inputs, with the KDE on both its dense and windowed paths.
+@Suite struct FusedPSETests {
+    /// Attention outputs whose similarities spread widely (windowed KDE) or narrowly (dense KDE:
+    /// a shared offset makes every token point the same way).
+    func outputs(_ shape: [Int], seed: UInt64, narrow: Bool) -> Tensor {
+        let a = randn(shape, seed: seed)
+        if narrow { for i in 0..<a.count where i % shape[3] == 0 { a.ptr[i] += 30 } }
+        return a
+    }
+
+    @Test(arguments: [(false, true), (true, true), (false, false), (true, false)])
+    func fusedMatchesComposite(narrow: Bool, classToken: Bool) throws {
+        // ViT: (B = 3, H = 2, N = 17, d = 8); Swin: B = 2 images of 4 windows, (8, 2, 16, 8).
+        let shape = classToken ? [3, 2, 17, 8] : [8, 2, 16, 8]
+        let batch = classToken ? 3 : 2
+        let a = outputs(shape, seed: narrow ? 21 : 22, narrow: narrow)
+        let sims = try noGrad { try Losses.patchSimilarities(a, batch: batch, dropClassToken: classToken) }
+        let grid = KDEGrid(sims.ptr, count: sims.count, points: Losses.kdePoints, bandwidth: Losses.kdeBandwidth)!
+        #expect((grid.window == Losses.kdePoints) == narrow, "window \(grid.window) on range [\(grid.lo), \(grid.hi)]")
+        let a1 = a.copy(), a2 = a.copy()
+        a1.requiresGrad = true; a2.requiresGrad = true
+        let fused = try Losses.psaqEntropy([a1], batch: batch, dropClassToken: classToken)
+        let composite = try Losses.psaqEntropyComposite([a2], batch: batch, dropClassToken: classToken)
+        expectScalar(fused.item, composite.item, rtol: 1e-5, "fused vs composite entropy")
+        try fused.backward(); try composite.backward()
+        let scale = a2.grad!.array.map { Swift.abs($0) }.max()!
+        #expect(scale > 0)
+        expectClose(a1.grad!, a2.grad!, atol: 1e-4 * scale, rtol: 1e-3, "fused vs composite gradient")
+        // The class-token rows get no gradient.
+        if classToken { for b in 0..<3 { for h in 0..<2 { for k in 0..<8 { #expect(a1.grad![b, h, 0, k] == 0) } } } }
+    }
+
+    @Test func fusedSwinGradient() throws {
+        // No class token, 2 images of 2 windows; the anchors of `GradientCheckTests` fix the grid.
+        let a = randn([4, 2, 5, 4], seed: 23)
+        let r = try GradCheck.check([a], h: 1e-3) { x in
+            try Losses.patchSimilarityEntropy(GradientCheckTests().anchored(x[0]), batch: 2, dropClassToken: false)
+        }
+        #expect(r.maxError < 2e-2, "\(r)")
+    }
+
+    @Test func fusedAccumulatesIntoAnExistingGradient() throws {
+        let a = randn([2, 2, 9, 4], seed: 24)
+        a.requiresGrad = true
+        let once = try Losses.patchSimilarityEntropy(a, batch: 2, dropClassToken: true)
+        try once.backward()
+        let g1 = a.grad!.copy()
+        try Losses.patchSimilarityEntropy(a, batch: 2, dropClassToken: true).backward()
+        expectClose(a.grad!, g1 * 2, atol: 1e-6, rtol: 1e-5, "second backward adds")
+    }
+}
+
+/// The windowed KDE path (values spread wider than the 12σ window) against finite differences.
+@Suite struct KDEWindowTests {
+    @Test func windowedPathGradient() throws {
+        // Ends ±0.6 fix the grid (step 0.133 ≫ 24σ); values sit within 2σ of grid points so
+        // their kernels and gradients are far from zero.
+        var rng = RNG(seed: 25)
+        let step: Float = 1.2 / 9
+        let vals = (0..<16).map { j -> Float in -0.6 + Float(1 + j % 8) * step + rng.uniform(-0.02, 0.02) }
+        let v = try Tensor(shape: [2, 8], vals)
+        let ends = try Tensor(shape: [2, 2], [-0.6, 0.6, -0.6, 0.6])
+        let joined = try Tensor.concat([v, ends], axis: 1)
+        let grid = KDEGrid(joined.ptr, count: joined.count, points: 10, bandwidth: 0.01)!
+        #expect(grid.window < 10)
         let r = try GradCheck.check([v], h: 1e-4) { x in try Losses.kdeEntropy(Tensor.concat([x[0], ends], axis: 1)).entropy }
         #expect(r.maxError < 1e-2, "\(r)")
     }
