@@ -3,6 +3,7 @@ import Tensor
 import Models
 import CKernels
 import Synthesis
+import Script
 
 /// `sardfq bench gemm|ops|models|all [--reps N] [--model NAME]`: the speed numbers quoted in the
 /// README (`--model` restricts `models` and `synthesis` to one preset, e.g. for profiling;
@@ -33,11 +34,17 @@ func medianTime(_ reps: Int, _ body: () throws -> Void) rethrows -> Double {
 /// each), in seconds. Why interleave: on a shared machine the load drifts within a run;
 /// interleaving exposes every body to the same conditions, so their ratios are far steadier
 /// than back-to-back medians.
-func interleavedMedianTimes(_ reps: Int, _ bodies: [() throws -> Void]) throws -> [Double] {
+/// `settleAfter`: bodies after which to wait (untimed) before the next one. OpenBLAS's own worker
+/// threads keep spinning for tens of milliseconds after a threaded call and would steal a core from
+/// whatever is timed next.
+func interleavedMedianTimes(_ reps: Int, _ bodies: [() throws -> Void], settleAfter: Set<Int> = []) throws -> [Double] {
     for b in bodies { try b() }
     var ts = [[Double]](repeating: [], count: bodies.count)
     for _ in 0..<reps {
-        for (i, b) in bodies.enumerated() { let t0 = now(); try b(); ts[i].append(now() - t0) }
+        for (i, b) in bodies.enumerated() {
+            let t0 = now(); try b(); ts[i].append(now() - t0)
+            if settleAfter.contains(i) { usleep(200_000) }
+        }
     }
     return ts.map { $0.sorted()[$0.count / 2] }
 }
@@ -92,7 +99,7 @@ func benchGemm(reps: Int) throws {
             { try Parallel.withGemmLibrary(lib) { try engine() } },
             { try Parallel.withGemmLibrary("OpenBLAS") { try engine() } },
             { cblasThreaded(c) },
-        ])
+        ], settleAfter: [2])
         print("| \(label) | \(f1(flops / t[0] / 1e9)) | \(f1(flops / t[1] / 1e9)) | \(f1(flops / t[2] / 1e9)) | \(f2(t[2] / t[0])) |")
     }
     let shapes: [(Int, Int, Int, String)] = [
@@ -188,14 +195,16 @@ func benchModels(reps: Int) throws {
 /// One synthesis iteration (forward and backward to the pixels with every loss term) for 32 images,
 /// next to the plain forward+backward of the same model.
 func benchSynthesis(reps: Int) throws {
-    print("\n## Synthesis, 32 images (ms per iteration; fastest of \(reps) after 2 warm-up)\n")
-    print("| model | fwd+bwd | PSAQ-ViT | SARDFQ w/o MSR | SARDFQ full | PSAQ overhead | SARDFQ overhead (MSR excl.) | MSR crops extra |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n## Synthesis, 32 images (ms per iteration: fastest of \(reps) rounds after 2 warm-up; overheads: median over rounds of generator / plain of the same round − 1)\n")
+    print("| model | weights | fwd+bwd | PSAQ-ViT | SARDFQ w/o MSR | SARDFQ full | PSAQ overhead | SARDFQ overhead (MSR excl.) | MSR crops extra |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in ["vit-t", "vit-s", "swin-t", "deit_tiny_patch16_224"] where modelFilter == nil || modelFilter == name {
         let preset = Presets.named(name)!
-        let model = ModelFactory.build(preset.architecture, seed: 0)
+        // The shipped checkpoint when there is one: trained attention changes the KDE's work.
+        let shipped = ModelStore.checkpoint(for: name)
+        let model = try shipped.map { try ModelFactory.load(path: $0).0 } ?? ModelFactory.build(preset.architecture, seed: 0)
         let rows = Dictionary(try Synthesis.benchmark(model: model, iterations: name.hasPrefix("deit") ? 2 : reps), uniquingKeysWith: { a, _ in a })
         func v(_ k: String) -> String { rows[k].map { f1($0) } ?? "–" }
-        print("| \(name) | \(v("forward+backward ms/iter")) | \(v("psaq ms/iter")) | \(v("sardfq without msr ms/iter")) | \(v("sardfq full ms/iter")) | \(v("psaq overhead %"))% | \(v("sardfq overhead % (msr excluded)"))% | \(v("msr crops extra ms/iter")) |")
+        print("| \(name) | \(shipped == nil ? "random" : "shipped") | \(v("forward+backward ms/iter")) | \(v("psaq ms/iter")) | \(v("sardfq without msr ms/iter")) | \(v("sardfq full ms/iter")) | \(v("psaq overhead %"))% | \(v("sardfq overhead % (msr excluded)"))% | \(v("msr crops extra ms/iter")) |")
     }
 }
