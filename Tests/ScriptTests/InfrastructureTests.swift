@@ -156,7 +156,7 @@ func tempDir(_ label: String) -> URL {
     #expect(Completion.candidates(line: "print(cross_e", interpreter: interp) == ["cross_entropy"])
     #expect(Completion.candidates(line: ":he", interpreter: interp) == ["help"])
     // Keyword arguments of the builtin being called come first.
-    #expect(Completion.candidates(line: "randn([2], se", interpreter: interp) == ["seed:"])
+    #expect(Completion.candidates(line: "randn([2], se", interpreter: interp) == ["seed:", "semantic_alignment"])
     #expect(Completion.candidates(line: "range(st", interpreter: interp) == ["start:", "step:", "stack", "str"])
     #expect(Completion.candidates(line: "print(\"(\", rou", interpreter: interp) == ["round"])
 }

@@ -15,6 +15,7 @@ private let recipeFiles: [String] = {
 private let expectedOutputs: [String: [String]] = [
     "headline.dfq": ["plots/headline/table.md", "plots/headline/top1.png", "plots/headline/sardfq_images.png"],
     "table1_alignment.dfq": ["plots/table1_alignment/table.md"],
+    "study_apa_alignment.dfq": ["plots/study_apa_alignment/table.md"],
     "table2_main.dfq": ["plots/table2_main/table.md", "plots/table2_main/vit-t.png"],
     "table3_ablation.dfq": ["plots/table3_ablation/table.md"],
     "table4_priors.dfq": ["plots/table4_priors/table.md"],
