@@ -2,14 +2,14 @@
 set terminal pngcairo size 800,500 noenhanced font 'sans,10'
 set output 'top1.png'
 $data0 << EOD
-1 78.7733383 0.217458206
-2 81.6166687 0.197034181
-3 80.3366699 0.514739287
+1 83.7900085 0.171463093
+2 85.1866684 0.207256581
+3 85.1433334 0.242805577
 EOD
 $data1 << EOD
-1 82.38
-2 82.38
-3 82.38
+1 86.97
+2 86.97
+3 86.97
 EOD
 set title "vit-t: calibration source vs W4A4 accuracy (1 = noise, 2 = PSAQ-ViT, 3 = SARDFQ)"
 set xlabel "calibration source"
