@@ -11,7 +11,8 @@ import Tensor
 ///
 /// (`SARDFQ_PROFILE=random:vit-t` uses the preset with random weights, as `bench synthesis`.)
 /// Every figure is the median of interleaved repetitions, so ratios within one run compare
-/// pieces under the same machine load.
+/// pieces under the same machine load. (The "before" rows of docs/synthesis.md came from the same
+/// pieces with the code of commit 540b493.)
 @Test(.enabled(if: ProcessInfo.processInfo.environment["SARDFQ_PROFILE"] != nil))
 func pseProfile() throws {
     let env = ProcessInfo.processInfo.environment
@@ -51,12 +52,6 @@ func pseProfile() throws {
             let o = try model.forward(x, capture: [.attentionOutput], hooks: nil)
             try Tensor.crossEntropy(o.logits, labels: labels).backward()
         }),
-        ("fwd+bwd + PSE, before (commit 540b493)", {
-            x.zeroGrad()
-            let o = try model.forward(x, capture: [.attentionOutput], hooks: nil)
-            let pse = try LegacyPSE.psaqEntropy(o.attentionOutput, batch: count, dropClassToken: drop)
-            try (Tensor.crossEntropy(o.logits, labels: labels) - pse).backward()
-        }),
         ("fwd+bwd + PSE, after (fused)", {
             x.zeroGrad()
             let o = try model.forward(x, capture: [.attentionOutput], hooks: nil)
@@ -70,19 +65,12 @@ func pseProfile() throws {
             let apa = try Losses.apaLoss(maps: maps, priors: apaUsed.map(\.prior), weights: apaUsed.map(\.weight))
             try (Tensor.crossEntropy(o.logits, labels: labels) + apa * 100).backward()
         }),
-        ("PSE alone fwd+bwd, before", {
-            for o in outs { o.zeroGrad() }
-            try LegacyPSE.psaqEntropy(outs, batch: count, dropClassToken: drop).backward()
-        }),
         ("PSE alone fwd+bwd, after", {
             for o in outs { o.zeroGrad() }
             try Losses.psaqEntropy(outs, batch: count, dropClassToken: drop).backward()
         }),
         ("PSE alone fwd, after", {
             _ = try noGrad { try Losses.psaqEntropy(outs, batch: count, dropClassToken: drop) }
-        }),
-        ("KDE alone fwd+bwd on (B, S), before", {
-            for s in sims { let l = s.copy(); l.requiresGrad = true; try LegacyPSE.kdeEntropy(l).backward() }
         }),
         ("KDE alone fwd+bwd on (B, S), after (no symmetry)", {
             for s in sims { let l = s.copy(); l.requiresGrad = true; try Losses.kdeEntropy(l).entropy.backward() }

@@ -42,6 +42,21 @@ import Tensor
         expectClose(a.grad!, LossFixture["pse_swin.grad.attn_out0"], atol: 1e-4, rtol: 1e-3, "pse_swin.grad")
     }
 
+    /// The default APA loss (latter-half blocks, depth-weighted) over `maps` against the fixture's
+    /// `<prefix>.prior<l>`, its value (`<prefix>.loss`) and the gradient reaching each block's
+    /// attention leaf (`<prefix>.grad.attn<l>`).
+    func expectAPALossAndGradients(_ prefix: String, maps: [Tensor], attn: [Tensor]) throws {
+        let used = Losses.apaBlocks(total: maps.count)
+        let loss = try Losses.apaLoss(maps: used.map { maps[$0.block] }, priors: used.map { LossFixture["\(prefix).prior\($0.block)"] },
+                                      weights: used.map(\.weight))
+        expectScalar(loss.item, LossFixture["\(prefix).loss"].item, "\(prefix).loss")
+        try loss.backward()
+        for l in attn.indices {
+            let g = attn[l].grad ?? Tensor.zeros(attn[l].shape)
+            expectClose(g, LossFixture["\(prefix).grad.attn\(l)"], atol: 1e-6, rtol: 1e-3, "\(prefix).grad.attn\(l)")
+        }
+    }
+
     @Test func apaViT() throws {
         let attn = (0..<5).map { leaf("apa.attn\($0)") }
         let maps = try attn.map { try Losses.classTokenMap($0) }
@@ -49,14 +64,7 @@ import Tensor
         let used = Losses.apaBlocks(total: 5)
         #expect(used.map(\.block) == [2, 3, 4])
         #expect(used.map(\.weight) == [0.6, 0.8, 1.0])
-        let loss = try Losses.apaLoss(maps: used.map { maps[$0.block] }, priors: used.map { LossFixture["apa.prior\($0.block)"] },
-                                      weights: used.map(\.weight))
-        expectScalar(loss.item, LossFixture["apa.loss"].item, "apa.loss")
-        try loss.backward()
-        for l in 0..<5 {
-            let g = attn[l].grad ?? Tensor.zeros(attn[l].shape)
-            expectClose(g, LossFixture["apa.grad.attn\(l)"], atol: 1e-6, rtol: 1e-3, "apa.grad.attn\(l)")
-        }
+        try expectAPALossAndGradients("apa", maps: maps, attn: attn)
         let all = Losses.apaBlocks(total: 5, allBlocks: true, depthWeighted: false)
         let ablation = try noGrad {
             try Losses.apaLoss(maps: all.map { try Losses.classTokenMap(LossFixture["apa.attn\($0.block)"]) },
@@ -73,15 +81,7 @@ import Tensor
             try Losses.windowMap(attn[l], batch: 2, height: geo[l].res, width: geo[l].res, window: geo[l].win, shift: geo[l].shift)
         }
         for l in 0..<4 { expectClose(maps[l], LossFixture["apa_swin.map\(l)"], atol: 1e-6, rtol: 1e-5, "apa_swin.map\(l)") }
-        let used = Losses.apaBlocks(total: 4)
-        let loss = try Losses.apaLoss(maps: used.map { maps[$0.block] }, priors: used.map { LossFixture["apa_swin.prior\($0.block)"] },
-                                      weights: used.map(\.weight))
-        expectScalar(loss.item, LossFixture["apa_swin.loss"].item, "apa_swin.loss")
-        try loss.backward()
-        for l in 0..<4 {
-            let g = attn[l].grad ?? Tensor.zeros(attn[l].shape)
-            expectClose(g, LossFixture["apa_swin.grad.attn\(l)"], atol: 1e-6, rtol: 1e-3, "apa_swin.grad.attn\(l)")
-        }
+        try expectAPALossAndGradients("apa_swin", maps: maps, attn: attn)
     }
 
     @Test func softAndHardCrossEntropy() throws {
