@@ -167,7 +167,7 @@ public final class UniformQuantizer: Quantizer {
         var partial = [Double](repeating: 0, count: chunks)
         partial.withUnsafeMutableBufferPointer { pp in
             let out = pp.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in out[c] = part((n * c / chunks)..<(n * (c + 1) / chunks)) }
+            Parallel.forEach(chunks) { c in out[c] = part((n * c / chunks)..<(n * (c + 1) / chunks)) }
         }
         return Float(partial.reduce(0, +) / Double(n))
     }

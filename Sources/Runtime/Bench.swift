@@ -36,14 +36,16 @@ func medianTime(_ reps: Int, _ body: () throws -> Void) rethrows -> Double {
 /// than back-to-back medians.
 /// `settleAfter`: bodies after which to wait (untimed) before the next one. OpenBLAS's own worker
 /// threads keep spinning for tens of milliseconds after a threaded call and would steal a core from
-/// whatever is timed next.
+/// whatever is timed next. After the wait, the next body runs once untimed: the engine's pool
+/// threads have gone to sleep by then (and the core may have clocked down), and every body should be
+/// timed right after another one ran, as the others are.
 func interleavedMedianTimes(_ reps: Int, _ bodies: [() throws -> Void], settleAfter: Set<Int> = []) throws -> [Double] {
     for b in bodies { try b() }
     var ts = [[Double]](repeating: [], count: bodies.count)
     for _ in 0..<reps {
         for (i, b) in bodies.enumerated() {
             let t0 = now(); try b(); ts[i].append(now() - t0)
-            if settleAfter.contains(i) { usleep(200_000) }
+            if settleAfter.contains(i) { usleep(200_000); try bodies[(i + 1) % bodies.count]() }
         }
     }
     return ts.map { $0.sorted()[$0.count / 2] }

@@ -1,22 +1,26 @@
-import Dispatch
 import Foundation
 import CKernels
 
 /// Threading policy for the whole engine.
 ///
-/// Decision: our own loops split work over all cores with `concurrentPerform`, and so do GEMMs:
-/// a large GEMM is cut into one block of rows (or columns) per worker, batches of small GEMMs
-/// (attention, per (batch × head)) run one GEMM per worker, and every GEMM call runs on one
-/// thread (oneDNN's sgemm by default, OpenBLAS set to one thread as the fallback). Why:
-/// OpenBLAS's own worker threads spin in `sched_yield` for up to ~0.1 s after every call, and
-/// between GEMMs (while our elementwise loops run) that spinning took a third of the CPU time
-/// of a ViT forward+backward on two shared cores. `bench gemm` checks the engine's rates
-/// against OpenBLAS threading itself on the same shapes, in the same run.
+/// Decision: our own loops split work over all cores on a persistent worker pool (`ck_pool_run`,
+/// CKernels/pool.c), and so do GEMMs: a large GEMM is cut into one block of rows (or columns)
+/// per worker, batches of small GEMMs (attention, per (batch × head)) run one GEMM per worker,
+/// and every GEMM call runs on one thread (oneDNN's sgemm by default, OpenBLAS set to one
+/// thread as the fallback). Why: OpenBLAS's own worker threads spin in `sched_yield` for up to
+/// ~0.1 s after every call, and between GEMMs (while our elementwise loops run) that spinning
+/// took a third of the CPU time of a ViT forward+backward on two shared cores. Why our own pool
+/// and not `DispatchQueue.concurrentPerform`: through it a two-way GEMM split ran at two cores'
+/// rate in some runs and little over one core's in others (see pool.c). `bench gemm` checks the
+/// engine's rates against OpenBLAS threading itself on the same shapes, in the same run.
 public enum Parallel {
     /// Number of workers (cores), overridable with SARDFQ_THREADS.
     public static let workers: Int = {
-        if let s = ProcessInfo.processInfo.environment["SARDFQ_THREADS"], let n = Int(s), n > 0 { return n }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let n: Int
+        if let s = ProcessInfo.processInfo.environment["SARDFQ_THREADS"], let v = Int(s), v > 0 { n = v }
+        else { n = max(1, ProcessInfo.processInfo.activeProcessorCount) }
+        ck_pool_init(Int32(n))
+        return n
     }()
 
     /// Runs `body` over `0..<n` split into contiguous chunks, one per worker, when the work is
@@ -24,7 +28,7 @@ public enum Parallel {
     @inlinable public static func forRange(_ n: Int, grain: Int = 16384, _ body: (Range<Int>) -> Void) {
         let chunks = min(workers, max(1, n / max(grain, 1)))
         if chunks <= 1 { body(0..<n); return }
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        run(chunks) { c in
             let lo = n * c / chunks, hi = n * (c + 1) / chunks
             if lo < hi { body(lo..<hi) }
         }
@@ -35,9 +39,22 @@ public enum Parallel {
     @inlinable public static func forEach(_ n: Int, _ body: (Int) -> Void) {
         if n <= 1 || workers == 1 { for i in 0..<n { body(i) }; return }
         let chunks = min(workers, n)
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        run(chunks) { c in
             let lo = n * c / chunks, hi = n * (c + 1) / chunks
             for i in lo..<hi { body(i) }
+        }
+    }
+
+    /// Calls `body(c)` for `c` in `0..<chunks` on the worker pool (the caller takes part) and
+    /// returns when every call has returned.
+    @usableFromInline static func run(_ chunks: Int, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            var job = body
+            withUnsafeMutablePointer(to: &job) { ctx in
+                ck_pool_run(chunks, { ctx, c in
+                    ctx!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(c)
+                }, ctx)
+            }
         }
     }
 

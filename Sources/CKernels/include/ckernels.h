@@ -66,6 +66,14 @@ void ck_buffer_trim(void);
 // and frees that did not fit under the cap.
 void ck_buffer_stats(size_t *hits, size_t *misses, size_t *dropped);
 
+// The engine's worker pool (pool.c): ck_pool_run calls fn(ctx, i) for every i in [0, chunks),
+// spread over the calling thread and workers-1 persistent threads, and returns when all are done.
+// Nested calls, and calls while another thread's job runs, run inline on the caller.
+typedef void (*ck_task_fn)(void *ctx, long chunk);
+void ck_pool_init(int workers);  // before the first run; later calls change nothing
+int ck_pool_threads(void);       // threads taking part in a job, the caller included
+void ck_pool_run(long chunks, ck_task_fn fn, void *ctx);
+
 // Wall clock in seconds (monotonic).
 double ck_now(void);
 
