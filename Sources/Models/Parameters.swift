@@ -129,10 +129,11 @@ extension VisionModel {
 
 /// Linear layer through optional hooks. - x: (…, in) → (…, out)
 @inline(__always)
-func hookedLinear(_ x: Tensor, _ p: Parameters, _ name: String, _ hooks: ForwardHooks?, bias: Bool = true) throws -> Tensor {
+func hookedLinear(_ x: Tensor, _ p: Parameters, _ name: String, _ hooks: ForwardHooks?, bias: Bool = true,
+                  residual: Tensor? = nil) throws -> Tensor {
     let w = p[name + ".weight"], b = bias ? p.get(name + ".bias") : nil
-    guard let hooks else { return try x.linear(weight: w, bias: b) }
-    return try hooks.input(name, x).linear(weight: hooks.weight(name, w), bias: b)
+    guard let hooks else { return try x.linear(weight: w, bias: b, residual: residual) }
+    return try hooks.input(name, x).linear(weight: hooks.weight(name, w), bias: b, residual: residual)
 }
 
 /// Deterministic initialisation used when training from scratch (timm's ViT scheme:

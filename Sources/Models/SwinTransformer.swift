@@ -178,7 +178,7 @@ public final class SwinTransformer: VisionModel {
         if g.shift > 0 { a = try a.roll(shifts: [g.shift, g.shift], axes: [1, 2]) }
         let x1 = try x + a
         let y2 = try x1.layerNorm(weight: p[pre + "norm2.weight"], bias: p[pre + "norm2.bias"], eps: config.eps)
-        return try x1 + hookedLinear(hookedLinear(y2, p, pre + "mlp.fc1", hooks).gelu(), p, pre + "mlp.fc2", hooks)
+        return try hookedLinear(hookedLinear(y2, p, pre + "mlp.fc1", hooks).gelu(), p, pre + "mlp.fc2", hooks, residual: x1)  // x1 + fc2(·)
     }
 
     /// Block `index` alone; the first block of stages 2+ includes the patch merging before it.

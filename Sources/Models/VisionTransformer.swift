@@ -74,10 +74,10 @@ public final class VisionTransformer: VisionModel {
         let ctx = try Tensor.matmul(attn, v)                                                      // (B, H, N, hd)
         if capture.contains(.attentionOutput) { out?.attentionOutput.append(ctx) }
         let merged = try ctx.permute([0, 2, 1, 3]).reshape([b, n, d])
-        let x1 = try x + hookedLinear(merged, p, pre + "attn.proj", hooks)
+        let x1 = try hookedLinear(merged, p, pre + "attn.proj", hooks, residual: x)               // x + proj(·)
         let y2 = try x1.layerNorm(weight: p[pre + "norm2.weight"], bias: p[pre + "norm2.bias"], eps: c.eps)
         let hid = try hookedLinear(y2, p, pre + "mlp.fc1", hooks).gelu()
-        return try x1 + hookedLinear(hid, p, pre + "mlp.fc2", hooks)
+        return try hookedLinear(hid, p, pre + "mlp.fc2", hooks, residual: x1)                    // x1 + fc2(·)
     }
 
     public func forwardBlock(_ index: Int, _ x: Tensor, hooks: ForwardHooks?) throws -> Tensor {

@@ -123,9 +123,15 @@ extension Tensor {
 
     public func matmul(_ b: Tensor) throws -> Tensor { try Tensor.matmul(self, b) }
 
-    /// Fully connected layer as `nn.Linear`: y = x·Wᵀ + b.
-    /// - x: (…, in), weight: (out, in), bias: (out) or nil → (…, out)
-    public func linear(weight: Tensor, bias: Tensor?) throws -> Tensor {
+    /// Fully connected layer as `nn.Linear`, optionally with a residual branch added:
+    /// y = x·Wᵀ + b (+ r).
+    /// - x: (…, in), weight: (out, in), bias: (out) or nil, residual: (…, out) or nil → (…, out)
+    ///
+    /// Why the residual is fused: a transformer block's `x + proj(…)` and `x + fc2(…)` would
+    /// otherwise write the GEMM's output and then read it again with x for the add. Here the
+    /// output starts as r + b (the bias fill reads r on the way) and the GEMM accumulates onto
+    /// it, so the add costs no pass of its own; the residual's gradient is g itself.
+    public func linear(weight: Tensor, bias: Tensor?, residual: Tensor? = nil) throws -> Tensor {
         guard weight.rank == 2, let din = shape.last, weight.shape[1] == din else {
             throw TensorError.shape(op: "linear", message: "input \(shapeString(shape)) vs weight \(shapeString(weight.shape)) (out, in)")
         }
@@ -133,17 +139,32 @@ extension Tensor {
         if let bias, bias.shape != [dout] {
             throw TensorError.shape(op: "linear", message: "bias \(shapeString(bias.shape)) vs \(dout) outputs")
         }
+        let outShape = Array(shape.dropLast()) + [dout]
+        if let residual, residual.shape != outShape {
+            throw TensorError.shape(op: "linear", message: "residual \(shapeString(residual.shape)) vs output \(shapeString(outShape))")
+        }
         let rows = count / Swift.max(din, 1)
-        let out = Tensor(uninitialized: Array(shape.dropLast()) + [dout])
-        if let bias {
-            let o = out.ptr, bp = bias.ptr
+        let out = Tensor(uninitialized: outShape)
+        let o = out.ptr
+        switch (bias?.ptr, residual?.ptr) {
+        case let (bp?, rp?):
+            Parallel.forRange(rows, grain: Swift.max(1, 16384 / Swift.max(dout, 1))) { r in
+                for i in r { let oi = o + i * dout, ri = rp + i * dout; for j in 0..<dout { oi[j] = ri[j] + bp[j] } }
+            }
+        case let (bp?, nil):
             Parallel.forRange(rows, grain: Swift.max(1, 16384 / Swift.max(dout, 1))) { r in
                 for i in r { (o + i * dout).update(from: bp, count: dout) }
             }
+        case let (nil, rp?):
+            Parallel.forRange(rows * dout, grain: 1 << 16) { r in (o + r.lowerBound).update(from: rp + r.lowerBound, count: r.count) }
+        case (nil, nil): break
         }
-        Tensor.gemm(false, true, rows, dout, din, ptr, weight.ptr, out.ptr, accumulate: bias != nil)
-        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
-        return out.record("linear", inputs) { [self] g in
+        Tensor.gemm(false, true, rows, dout, din, ptr, weight.ptr, out.ptr, accumulate: bias != nil || residual != nil)
+        var inputs = [self, weight]
+        if let bias { inputs.append(bias) }
+        if let residual { inputs.append(residual) }
+        return out.record(residual == nil ? "linear" : "linear_residual", inputs) { [self] g in
+            // y = x·Wᵀ + b + r:  dx = g·W,  dW = gᵀ·x,  db = Σ_rows g,  dr = g.
             if self.requiresGrad {
                 let (gx, acc) = self.gradDestination()
                 Tensor.gemm(false, false, rows, din, dout, g, weight.ptr, gx, accumulate: acc)
@@ -156,6 +177,7 @@ extension Tensor {
                 let gb = bias.gradBuffer()
                 Parallel.forRange(dout, grain: 64) { c in ck_sum_rows(g, gb, rows, dout, c.lowerBound, c.upperBound) }
             }
+            residual?.accumulateGrad(g)
         }
     }
 

@@ -59,6 +59,12 @@ let gradCases: [GradCase] = [
     GradCase("matmul batched transA", { [randn([2, 4, 3], seed: 48), randn([2, 4, 5], seed: 49)] }) { try Tensor.matmul($0[0], $0[1], transA: true) },
     GradCase("matmul shared transB", { [randn([2, 3, 4], seed: 50), randn([5, 4], seed: 51)] }) { try Tensor.matmul($0[0], $0[1], transB: true) },
     GradCase("linear", { [randn([2, 3, 4], seed: 52), randn([5, 4], seed: 53), randn([5], seed: 54)] }) { try $0[0].linear(weight: $0[1], bias: $0[2]) },
+    GradCase("linear + residual", { [randn([2, 3, 4], seed: 52), randn([5, 4], seed: 53), randn([5], seed: 54), randn([2, 3, 5], seed: 55)] }) {
+        try $0[0].linear(weight: $0[1], bias: $0[2], residual: $0[3])
+    },
+    GradCase("linear + residual, no bias", { [randn([2, 3, 4], seed: 52), randn([5, 4], seed: 53), randn([2, 3, 5], seed: 55)] }) {
+        try $0[0].linear(weight: $0[1], bias: nil, residual: $0[2])
+    },
     GradCase("patch_embed", { [randn([2, 2, 4, 6], seed: 55), randn([3, 2, 2, 2], seed: 56), randn([3], seed: 57)] }) { try $0[0].patchEmbed(weight: $0[1], bias: $0[2]) },
     GradCase("layer_norm", { [randn([3, 6], seed: 58), randn([6], seed: 59), randn([6], seed: 60)] }) { try $0[0].layerNorm(weight: $0[1], bias: $0[2], eps: 1e-5) },
     GradCase("softmax", { [randn([3, 5], seed: 61)] }) { try $0[0].softmax() },

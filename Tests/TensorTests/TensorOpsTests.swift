@@ -113,6 +113,17 @@ struct TensorOpsTests {
         expectClose(ct, ref, tol: 1e-5)
     }
 
+    /// The fused residual form equals linear followed by an add, and checks the residual's shape.
+    @Test func linearWithResidualEqualsLinearPlusAdd() throws {
+        let x = randn([4, 65, 96], seed: 5), w = randn([96, 96], seed: 6), b = randn([96], seed: 7), r = randn([4, 65, 96], seed: 8)
+        expectClose(try x.linear(weight: w, bias: b, residual: r), try r + x.linear(weight: w, bias: b), tol: 1e-5)
+        expectClose(try x.linear(weight: w, bias: nil, residual: r), try r + x.linear(weight: w, bias: nil), tol: 1e-5)
+        #expect(throws: TensorError.self) { try x.linear(weight: w, bias: b, residual: randn([4, 64, 96], seed: 9)) }
+        do { _ = try x.linear(weight: w, bias: b, residual: randn([4, 64, 96], seed: 9)) } catch {
+            #expect("\(error)".contains("(4, 64, 96)") && "\(error)".contains("(4, 65, 96)"), "\(error)")
+        }
+    }
+
     @Test func layerNormSoftmaxCrossEntropy() throws {
         let x = t([2, 4], [1, 2, 3, 4, -1, 0, 1, 10])
         let y = try x.layerNorm(weight: nil, bias: nil, eps: 0)
