@@ -112,16 +112,19 @@ public final class SwinTransformer: VisionModel {
         return m
     }
 
-    /// (B, H, W, C) → (B·nW, ws·ws, C)
-    static func partition(_ x: Tensor, _ ws: Int) throws -> Tensor {
-        let (b, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        return try x.reshape([b, h / ws, ws, w / ws, ws, c]).permute([0, 1, 3, 2, 4, 5]).reshape([b * (h / ws) * (w / ws), ws * ws, c])
-    }
-
-    /// (B·nW, ws·ws, C) → (B, H, W, C)
-    static func reverse(_ x: Tensor, _ ws: Int, _ h: Int, _ w: Int) throws -> Tensor {
-        let c = x.shape[2], b = x.shape[0] / ((h / ws) * (w / ws))
-        return try x.reshape([b, h / ws, w / ws, ws, ws, c]).permute([0, 1, 3, 2, 4, 5]).reshape([b, h, w, c])
+    /// Row order of the cyclic shift by −`shift` followed by the window partition, for (B, H, W, C)
+    /// → (B·nW, ws·ws, C): output row ((b·nWy + wy)·nWx + wx)·ws² + ty·ws + tx takes input row
+    /// (b, (wy·ws + ty + shift) mod H, (wx·ws + tx + shift) mod W), i.e. `torch.roll(x, −shift)`
+    /// then timm's `window_partition`. Returns the order and its inverse (the window reverse
+    /// followed by the roll back).
+    static func windowOrder(batch b: Int, _ h: Int, _ w: Int, _ ws: Int, shift: Int) -> (perm: [Int], inverse: [Int]) {
+        var perm = [Int](repeating: 0, count: b * h * w), inverse = perm
+        var r = 0
+        for bi in 0..<b { for wy in 0..<(h / ws) { for wx in 0..<(w / ws) { for ty in 0..<ws { for tx in 0..<ws {
+            let src = (bi * h + (wy * ws + ty + shift) % h) * w + (wx * ws + tx + shift) % w
+            perm[r] = src; inverse[src] = r; r += 1
+        } } } } }
+        return (perm, inverse)
     }
 
     /// Patch embedding and its norm. - x: (B, C, H, W) → (B, H/P, W/P, D)
@@ -153,9 +156,9 @@ public final class SwinTransformer: VisionModel {
         let g = geometry[i], p = params, pre = g.name + "."
         let (b, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let ws = g.window, n = ws * ws, heads = g.heads, hd = c / heads, nW = g.windows
-        var y = try x.layerNorm(weight: p[pre + "norm1.weight"], bias: p[pre + "norm1.bias"], eps: config.eps)
-        if g.shift > 0 { y = try y.roll(shifts: [-g.shift, -g.shift], axes: [1, 2]) }
-        let win = try SwinTransformer.partition(y, ws)                                              // (B·nW, N, C)
+        let y = try x.layerNorm(weight: p[pre + "norm1.weight"], bias: p[pre + "norm1.bias"], eps: config.eps)
+        let order = SwinTransformer.windowOrder(batch: b, h, w, ws, shift: g.shift)
+        let win = try y.permuteRows(order.perm, inverse: order.inverse, to: [b * nW, n, c])           // (B·nW, N, C), shifted
         let qkv = try hookedLinear(win, p, pre + "attn.qkv", hooks)  // bias when present
             .splitHeads(parts: 3, heads: heads)                                                  // 3 × (B·nW, H, N, hd)
         var q = qkv[0], k = qkv[1], v = qkv[2]
@@ -174,9 +177,8 @@ public final class SwinTransformer: VisionModel {
         let ctx = try Tensor.matmul(attn, v)                                                         // (B·nW, H, N, hd)
         if capture.contains(.attentionOutput) { out?.attentionOutput.append(ctx) }
         let merged = try ctx.permute([0, 2, 1, 3]).reshape([b * nW, n, c])
-        var a = try SwinTransformer.reverse(hookedLinear(merged, p, pre + "attn.proj", hooks), ws, h, w)
-        if g.shift > 0 { a = try a.roll(shifts: [g.shift, g.shift], axes: [1, 2]) }
-        let x1 = try x + a
+        let x1 = try hookedLinear(merged, p, pre + "attn.proj", hooks)                              // window reverse, roll back,
+            .permuteRows(order.inverse, inverse: order.perm, to: [b, h, w, c], residual: x)          // + x: (B, H, W, C)
         let y2 = try x1.layerNorm(weight: p[pre + "norm2.weight"], bias: p[pre + "norm2.bias"], eps: config.eps)
         return try hookedLinear(hookedLinear(y2, p, pre + "mlp.fc1", hooks).gelu(), p, pre + "mlp.fc2", hooks, residual: x1)  // x1 + fc2(·)
     }

@@ -236,3 +236,51 @@ extension Tensor {
         return t
     }
 }
+
+extension Tensor {
+    /// Rows reordered by a permutation, with an optional residual added: out[i] = self[perm[i]] (+ r[i]),
+    /// rows being everything but the last dimension.
+    /// - self: (…, C) with R rows, perm and inverse: permutations of 0..<R with inverse[perm[i]] = i,
+    ///   residual: shape `outShape` or nil → `outShape` (R·C elements)
+    ///
+    /// Why: Swin's cyclic shift plus window partition (and its reverse plus the residual add) is
+    /// one gather here instead of two rolls and a permute, each a full copy; and because the order
+    /// is a permutation, the gradient is the inverse gather, written rather than scattered.
+    public func permuteRows(_ perm: [Int], inverse: [Int], to outShape: [Int], residual: Tensor? = nil) throws -> Tensor {
+        let c = shape.last ?? 1, rows = count / Swift.max(c, 1)
+        guard perm.count == rows, inverse.count == rows, outShape.reduce(1, *) == count, outShape.last == c else {
+            throw TensorError.shape(op: "permute_rows", message: "\(shapeString(shape)) with \(perm.count) row indices to \(shapeString(outShape))")
+        }
+        if let residual, residual.shape != outShape {
+            throw TensorError.shape(op: "permute_rows", message: "residual \(shapeString(residual.shape)) vs output \(shapeString(outShape))")
+        }
+        let out = Tensor(uninitialized: outShape)
+        Tensor.gatherRows(ptr, perm, out.ptr, c, add: residual?.ptr, accumulate: false)
+        var inputs = [self]
+        if let residual { inputs.append(residual) }
+        return out.record("permute_rows", inputs) { [self] g in
+            // out[i] = x[perm[i]] + r[i]:  dx[j] = g[inverse[j]],  dr = g.
+            if self.requiresGrad {
+                let (gx, acc) = self.gradDestination()
+                Tensor.gatherRows(g, inverse, gx, c, add: nil, accumulate: acc)
+            }
+            residual?.accumulateGrad(g)
+        }
+    }
+
+    /// dst[i] (+)= src[idx[i]] (+ add[i]) for rows of `c` floats.
+    static func gatherRows(_ src: UnsafePointer<Float>, _ idx: [Int], _ dst: UnsafeMutablePointer<Float>, _ c: Int,
+                           add: UnsafePointer<Float>?, accumulate: Bool) {
+        idx.withUnsafeBufferPointer { ib in
+            let ip = ib.baseAddress!
+            Parallel.forRange(idx.count, grain: Swift.max(1, 16384 / Swift.max(c, 1))) { r in
+                for i in r {
+                    let s = src + ip[i] * c, d = dst + i * c
+                    if let add { let a = add + i * c; if accumulate { for k in 0..<c { d[k] += s[k] + a[k] } } else { for k in 0..<c { d[k] = s[k] + a[k] } } }
+                    else if accumulate { for k in 0..<c { d[k] += s[k] } }
+                    else { d.update(from: s, count: c) }
+                }
+            }
+        }
+    }
+}
