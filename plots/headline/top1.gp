@@ -2,14 +2,14 @@
 set terminal pngcairo size 800,500 noenhanced font 'sans,10'
 set output 'top1.png'
 $data0 << EOD
-1 83.7900085 0.171463093
-2 85.1866684 0.207256581
-3 85.1433334 0.242805577
+1 84.4333344 0.0980952172
+2 85.2466736 0.330789173
+3 85.2366638 0.448132504
 EOD
 $data1 << EOD
-1 86.97
-2 86.97
-3 86.97
+1 87.37
+2 87.37
+3 87.37
 EOD
 set title "vit-t: calibration source vs W4A4 accuracy (1 = noise, 2 = PSAQ-ViT, 3 = SARDFQ)"
 set xlabel "calibration source"
