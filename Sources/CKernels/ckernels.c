@@ -331,6 +331,43 @@ void ck_gelu_backward(const float *x, const float *g, float *dx, long n, int acc
   }
 }
 
+// Bias + GELU over rows of length d: y[r, j] = GELU(c[r, j] + b[j]) (the fc1 of a transformer MLP
+// and its activation without materializing c + b), and its backward dz (+)= g·GELU'(c + b).
+void ck_gelu_bias_rows(const float *c, const float *b, float *y, long rows, long d) {
+  const long body = d & ~7L, rest = d - body;
+  const __m256i tm = tail_mask(rest);
+  for (long r = 0; r < rows; r++) {
+    const float *ci = c + r * d;
+    float *yi = y + r * d;
+    for (long j = 0; j < body; j += 8) {
+      __m256 v = _mm256_add_ps(_mm256_loadu_ps(ci + j), _mm256_loadu_ps(b + j));
+      _mm256_storeu_ps(yi + j, _mm256_mul_ps(v, gelu_cdf(v)));
+    }
+    if (rest) {
+      __m256 v = _mm256_add_ps(_mm256_maskload_ps(ci + body, tm), _mm256_maskload_ps(b + body, tm));
+      _mm256_maskstore_ps(yi + body, tm, _mm256_mul_ps(v, gelu_cdf(v)));
+    }
+  }
+}
+
+void ck_gelu_bias_backward_rows(const float *c, const float *b, const float *g, float *dz, long rows, long d, int acc) {
+  const long body = d & ~7L, rest = d - body;
+  const __m256i tm = tail_mask(rest);
+  for (long r = 0; r < rows; r++) {
+    const float *ci = c + r * d, *gi = g + r * d;
+    float *di = dz + r * d;
+    for (long j = 0; j < body; j += 8) {
+      __m256 v = _mm256_mul_ps(_mm256_loadu_ps(gi + j), gelu_grad(_mm256_add_ps(_mm256_loadu_ps(ci + j), _mm256_loadu_ps(b + j))));
+      STORE_ACC(di + j, v, acc);
+    }
+    if (rest) {
+      __m256 z = _mm256_add_ps(_mm256_maskload_ps(ci + body, tm), _mm256_maskload_ps(b + body, tm));
+      __m256 v = _mm256_mul_ps(_mm256_maskload_ps(gi + body, tm), gelu_grad(z));
+      STORE_ACC_TAIL(di + body, v, acc, tm);
+    }
+  }
+}
+
 void ck_layernorm_backward_rows(const float *x, const float *gy, float *dx, const float *mean, const float *rstd,
                                 const float *g, long rows, long d, int acc) {
   const long body = d & ~7L, rest = d - body;

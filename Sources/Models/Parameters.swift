@@ -136,6 +136,15 @@ func hookedLinear(_ x: Tensor, _ p: Parameters, _ name: String, _ hooks: Forward
     return try hooks.input(name, x).linear(weight: hooks.weight(name, w), bias: b, residual: residual)
 }
 
+/// An MLP's first linear layer and its GELU through optional hooks (fused when there is a bias).
+/// - x: (…, in) → (…, hidden)
+func hookedLinearGELU(_ x: Tensor, _ p: Parameters, _ name: String, _ hooks: ForwardHooks?) throws -> Tensor {
+    guard let b = p.get(name + ".bias") else { return try hookedLinear(x, p, name, hooks, bias: false).gelu() }
+    let w = p[name + ".weight"]
+    guard let hooks else { return try x.linearGELU(weight: w, bias: b) }
+    return try hooks.input(name, x).linearGELU(weight: hooks.weight(name, w), bias: b)
+}
+
 /// Deterministic initialisation used when training from scratch (timm's ViT scheme:
 /// truncated normal std 0.02 for weights, zero biases, unit LayerNorm scales).
 func truncNormal(_ shape: [Int], std: Float, rng: inout RNG) -> Tensor {

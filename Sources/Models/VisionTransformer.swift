@@ -76,7 +76,7 @@ public final class VisionTransformer: VisionModel {
         let merged = try ctx.permute([0, 2, 1, 3]).reshape([b, n, d])
         let x1 = try hookedLinear(merged, p, pre + "attn.proj", hooks, residual: x)               // x + proj(·)
         let y2 = try x1.layerNorm(weight: p[pre + "norm2.weight"], bias: p[pre + "norm2.bias"], eps: c.eps)
-        let hid = try hookedLinear(y2, p, pre + "mlp.fc1", hooks).gelu()
+        let hid = try hookedLinearGELU(y2, p, pre + "mlp.fc1", hooks)                            // GELU(fc1(·))
         return try hookedLinear(hid, p, pre + "mlp.fc2", hooks, residual: x1)                    // x1 + fc2(·)
     }
 

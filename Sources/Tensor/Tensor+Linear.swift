@@ -181,6 +181,50 @@ extension Tensor {
         }
     }
 
+    /// A transformer MLP's first layer and its activation in one op: y = GELU(x·Wᵀ + b).
+    /// - x: (…, in), weight: (out, in), bias: (out) → (…, out)
+    ///
+    /// Why fused: the GEMM writes c = x·Wᵀ with β = 0, and the activation reads c and b, so the
+    /// bias is never written out as a prefill for the GEMM to read back. The backward recomputes
+    /// z = c + b inside the GELU-gradient kernel: dz = g·GELU'(z), then the linear backward on dz.
+    public func linearGELU(weight: Tensor, bias: Tensor) throws -> Tensor {
+        guard weight.rank == 2, let din = shape.last, weight.shape[1] == din else {
+            throw TensorError.shape(op: "linear_gelu", message: "input \(shapeString(shape)) vs weight \(shapeString(weight.shape)) (out, in)")
+        }
+        let dout = weight.shape[0]
+        guard bias.shape == [dout] else {
+            throw TensorError.shape(op: "linear_gelu", message: "bias \(shapeString(bias.shape)) vs \(dout) outputs")
+        }
+        let rows = count / Swift.max(din, 1)
+        let c = Storage(count: rows * dout)                                   // x·Wᵀ, (rows, out)
+        Tensor.gemm(false, true, rows, dout, din, ptr, weight.ptr, c.ptr)
+        let out = Tensor(uninitialized: Array(shape.dropLast()) + [dout])
+        let grain = Swift.max(1, 16384 / Swift.max(dout, 1))
+        Parallel.forRange(rows, grain: grain) { r in
+            ck_gelu_bias_rows(c.ptr + r.lowerBound * dout, bias.ptr, out.ptr + r.lowerBound * dout, r.count, dout)
+        }
+        return out.record("linear_gelu", [self, weight, bias]) { [self] g in
+            // dz = g·GELU'(c + b);  dx = dz·W,  dW = dzᵀ·x,  db = Σ_rows dz.
+            let dz = Storage(count: rows * dout)
+            Parallel.forRange(rows, grain: grain) { r in
+                ck_gelu_bias_backward_rows(c.ptr + r.lowerBound * dout, bias.ptr, g + r.lowerBound * dout,
+                                           dz.ptr + r.lowerBound * dout, r.count, dout, 0)
+            }
+            if self.requiresGrad {
+                let (gx, acc) = self.gradDestination()
+                Tensor.gemm(false, false, rows, din, dout, dz.ptr, weight.ptr, gx, accumulate: acc)
+            }
+            if weight.requiresGrad {
+                let (gw, acc) = weight.gradDestination()
+                Tensor.gemm(true, false, dout, din, rows, dz.ptr, self.ptr, gw, accumulate: acc)
+            }
+            if bias.requiresGrad {
+                let gb = bias.gradBuffer()
+                Parallel.forRange(dout, grain: 64) { cr in ck_sum_rows(dz.ptr, gb, rows, dout, cr.lowerBound, cr.upperBound) }
+            }
+        }
+    }
+
     /// Patch embedding, a convolution with stride = kernel = `patch` (timm's `PatchEmbed`),
     /// flattened to tokens in row-major grid order.
     /// - self: (B, C, H, W), weight: (D, C, P, P), bias: (D) → (B, (H/P)·(W/P), D)

@@ -62,6 +62,9 @@ let gradCases: [GradCase] = [
     GradCase("linear + residual", { [randn([2, 3, 4], seed: 52), randn([5, 4], seed: 53), randn([5], seed: 54), randn([2, 3, 5], seed: 55)] }) {
         try $0[0].linear(weight: $0[1], bias: $0[2], residual: $0[3])
     },
+    GradCase("linear + GELU (fused)", { [randn([2, 3, 4], seed: 58), randn([11, 4], seed: 59), randn([11], seed: 60)] }) {
+        try $0[0].linearGELU(weight: $0[1], bias: $0[2])
+    },
     GradCase("permute rows + residual", { [randn([2, 3, 4], seed: 56), randn([3, 2, 4], seed: 57)] }) {
         try $0[0].permuteRows([4, 0, 5, 2, 1, 3], inverse: [1, 4, 3, 5, 0, 2], to: [3, 2, 4], residual: $0[1])
     },

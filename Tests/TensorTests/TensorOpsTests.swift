@@ -113,6 +113,14 @@ struct TensorOpsTests {
         expectClose(ct, ref, tol: 1e-5)
     }
 
+    /// The fused fc1 + GELU equals linear followed by GELU (row lengths with and without a tail).
+    @Test func linearGELUEqualsLinearThenGELU() throws {
+        for dout in [384, 13] {
+            let x = randn([4, 65, 96], seed: 10), w = randn([dout, 96], seed: 11), b = randn([dout], seed: 12)
+            expectClose(try x.linearGELU(weight: w, bias: b), try x.linear(weight: w, bias: b).gelu(), tol: 1e-5)
+        }
+    }
+
     /// The fused residual form equals linear followed by an add, and checks the residual's shape.
     @Test func linearWithResidualEqualsLinearPlusAdd() throws {
         let x = randn([4, 65, 96], seed: 5), w = randn([96, 96], seed: 6), b = randn([96], seed: 7), r = randn([4, 65, 96], seed: 8)

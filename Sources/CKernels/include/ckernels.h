@@ -21,6 +21,9 @@ void ck_softmax_backward_rows(const float *y, const float *g, float *dx, long ro
 // GELU (erf form) y = x·Φ(x); the backward computes dx (+)= g·(Φ(x) + x·φ(x)) from x alone.
 void ck_gelu(const float *x, float *y, long n);
 void ck_gelu_backward(const float *x, const float *g, float *dx, long n, int acc);
+// GELU of c + b for rows of length d (b broadcast over rows), and its backward from c and b.
+void ck_gelu_bias_rows(const float *c, const float *b, float *y, long rows, long d);
+void ck_gelu_bias_backward_rows(const float *c, const float *b, const float *g, float *dz, long rows, long d, int acc);
 
 // LayerNorm over rows of length d (γ, β may be NULL). The forward saves mean and rstd per row;
 // the backward computes the input gradient; the parameter gradients add Σ_rows g·x̂ into dγ and
