@@ -127,8 +127,6 @@ void ck_pool_init(int workers) {
   pthread_once(&pool_once, start_workers);
 }
 
-int ck_pool_threads(void) { return pool.threads + 1; }
-
 void ck_pool_run(long chunks, ck_task_fn fn, void *ctx) {
   if (chunks <= 0) return;
   pthread_once(&pool_once, start_workers);

@@ -132,18 +132,11 @@ extension Tensor {
     /// output starts as r + b (the bias fill reads r on the way) and the GEMM accumulates onto
     /// it, so the add costs no pass of its own; the residual's gradient is g itself.
     public func linear(weight: Tensor, bias: Tensor?, residual: Tensor? = nil) throws -> Tensor {
-        guard weight.rank == 2, let din = shape.last, weight.shape[1] == din else {
-            throw TensorError.shape(op: "linear", message: "input \(shapeString(shape)) vs weight \(shapeString(weight.shape)) (out, in)")
-        }
-        let dout = weight.shape[0]
-        if let bias, bias.shape != [dout] {
-            throw TensorError.shape(op: "linear", message: "bias \(shapeString(bias.shape)) vs \(dout) outputs")
-        }
+        let (rows, din, dout) = try linearSizes("linear", weight, bias)
         let outShape = Array(shape.dropLast()) + [dout]
         if let residual, residual.shape != outShape {
             throw TensorError.shape(op: "linear", message: "residual \(shapeString(residual.shape)) vs output \(shapeString(outShape))")
         }
-        let rows = count / Swift.max(din, 1)
         let out = Tensor(uninitialized: outShape)
         let o = out.ptr
         switch (bias?.ptr, residual?.ptr) {
@@ -164,20 +157,37 @@ extension Tensor {
         if let bias { inputs.append(bias) }
         if let residual { inputs.append(residual) }
         return out.record(residual == nil ? "linear" : "linear_residual", inputs) { [self] g in
-            // y = x·Wᵀ + b + r:  dx = g·W,  dW = gᵀ·x,  db = Σ_rows g,  dr = g.
-            if self.requiresGrad {
-                let (gx, acc) = self.gradDestination()
-                Tensor.gemm(false, false, rows, din, dout, g, weight.ptr, gx, accumulate: acc)
-            }
-            if weight.requiresGrad {
-                let (gw, acc) = weight.gradDestination()
-                Tensor.gemm(true, false, dout, din, rows, g, self.ptr, gw, accumulate: acc)
-            }
-            if let bias, bias.requiresGrad {
-                let gb = bias.gradBuffer()
-                Parallel.forRange(dout, grain: 64) { c in ck_sum_rows(g, gb, rows, dout, c.lowerBound, c.upperBound) }
-            }
+            // y = x·Wᵀ + b + r:  dr = g, the rest as for a plain linear layer.
+            self.linearBackward(g, weight, bias, rows: rows, din: din, dout: dout)
             residual?.accumulateGrad(g)
+        }
+    }
+
+    /// (rows, in, out) of a linear layer on self, after checking weight (out, in) and bias (out).
+    private func linearSizes(_ op: String, _ weight: Tensor, _ bias: Tensor?) throws -> (Int, Int, Int) {
+        guard weight.rank == 2, let din = shape.last, weight.shape[1] == din else {
+            throw TensorError.shape(op: op, message: "input \(shapeString(shape)) vs weight \(shapeString(weight.shape)) (out, in)")
+        }
+        let dout = weight.shape[0]
+        if let bias, bias.shape != [dout] {
+            throw TensorError.shape(op: op, message: "bias \(shapeString(bias.shape)) vs \(dout) outputs")
+        }
+        return (count / Swift.max(din, 1), din, dout)
+    }
+
+    /// Gradients of y = x·Wᵀ + b (x = self) from dy (rows, out):  dx = dy·W,  dW = dyᵀ·x,  db = Σ_rows dy.
+    private func linearBackward(_ dy: UnsafeMutablePointer<Float>, _ weight: Tensor, _ bias: Tensor?, rows: Int, din: Int, dout: Int) {
+        if requiresGrad {
+            let (gx, acc) = gradDestination()
+            Tensor.gemm(false, false, rows, din, dout, dy, weight.ptr, gx, accumulate: acc)
+        }
+        if weight.requiresGrad {
+            let (gw, acc) = weight.gradDestination()
+            Tensor.gemm(true, false, dout, din, rows, dy, ptr, gw, accumulate: acc)
+        }
+        if let bias, bias.requiresGrad {
+            let gb = bias.gradBuffer()
+            Parallel.forRange(dout, grain: 64) { c in ck_sum_rows(dy, gb, rows, dout, c.lowerBound, c.upperBound) }
         }
     }
 
@@ -188,14 +198,7 @@ extension Tensor {
     /// bias is never written out as a prefill for the GEMM to read back. The backward recomputes
     /// z = c + b inside the GELU-gradient kernel: dz = g·GELU'(z), then the linear backward on dz.
     public func linearGELU(weight: Tensor, bias: Tensor) throws -> Tensor {
-        guard weight.rank == 2, let din = shape.last, weight.shape[1] == din else {
-            throw TensorError.shape(op: "linear_gelu", message: "input \(shapeString(shape)) vs weight \(shapeString(weight.shape)) (out, in)")
-        }
-        let dout = weight.shape[0]
-        guard bias.shape == [dout] else {
-            throw TensorError.shape(op: "linear_gelu", message: "bias \(shapeString(bias.shape)) vs \(dout) outputs")
-        }
-        let rows = count / Swift.max(din, 1)
+        let (rows, din, dout) = try linearSizes("linear_gelu", weight, bias)
         let c = Storage(count: rows * dout)                                   // x·Wᵀ, (rows, out)
         Tensor.gemm(false, true, rows, dout, din, ptr, weight.ptr, c.ptr)
         let out = Tensor(uninitialized: Array(shape.dropLast()) + [dout])
@@ -204,24 +207,13 @@ extension Tensor {
             ck_gelu_bias_rows(c.ptr + r.lowerBound * dout, bias.ptr, out.ptr + r.lowerBound * dout, r.count, dout)
         }
         return out.record("linear_gelu", [self, weight, bias]) { [self] g in
-            // dz = g·GELU'(c + b);  dx = dz·W,  dW = dzᵀ·x,  db = Σ_rows dz.
+            // dz = g·GELU'(c + b), then the linear layer's backward on dz.
             let dz = Storage(count: rows * dout)
             Parallel.forRange(rows, grain: grain) { r in
                 ck_gelu_bias_backward_rows(c.ptr + r.lowerBound * dout, bias.ptr, g + r.lowerBound * dout,
                                            dz.ptr + r.lowerBound * dout, r.count, dout, 0)
             }
-            if self.requiresGrad {
-                let (gx, acc) = self.gradDestination()
-                Tensor.gemm(false, false, rows, din, dout, dz.ptr, weight.ptr, gx, accumulate: acc)
-            }
-            if weight.requiresGrad {
-                let (gw, acc) = weight.gradDestination()
-                Tensor.gemm(true, false, dout, din, rows, dz.ptr, self.ptr, gw, accumulate: acc)
-            }
-            if bias.requiresGrad {
-                let gb = bias.gradBuffer()
-                Parallel.forRange(dout, grain: 64) { cr in ck_sum_rows(dz.ptr, gb, rows, dout, cr.lowerBound, cr.upperBound) }
-            }
+            self.linearBackward(dz.ptr, weight, bias, rows: rows, din: din, dout: dout)
         }
     }
 

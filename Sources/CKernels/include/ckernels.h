@@ -74,7 +74,6 @@ void ck_buffer_stats(size_t *hits, size_t *misses, size_t *dropped);
 // Nested calls, and calls while another thread's job runs, run inline on the caller.
 typedef void (*ck_task_fn)(void *ctx, long chunk);
 void ck_pool_init(int workers);  // before the first run; later calls change nothing
-int ck_pool_threads(void);       // threads taking part in a job, the caller included
 void ck_pool_run(long chunks, ck_task_fn fn, void *ctx);
 
 // Wall clock in seconds (monotonic).
