@@ -159,24 +159,32 @@ public final class SwinTransformer: VisionModel {
         let y = try x.layerNorm(weight: p[pre + "norm1.weight"], bias: p[pre + "norm1.bias"], eps: config.eps)
         let order = SwinTransformer.windowOrder(batch: b, h, w, ws, shift: g.shift)
         let win = try y.permuteRows(order.perm, inverse: order.inverse, to: [b * nW, n, c])           // (B·nW, N, C), shifted
-        let qkv = try hookedLinear(win, p, pre + "attn.qkv", hooks)  // bias when present
-            .splitHeads(parts: 3, heads: heads)                                                  // 3 × (B·nW, H, N, hd)
-        var q = qkv[0], k = qkv[1], v = qkv[2]
+        let qkv = try hookedLinear(win, p, pre + "attn.qkv", hooks)                                 // (B·nW, N, 3C); bias when present
+        let scale = 1 / Float(hd).squareRoot()
+        // Relative position bias (H, N, N); shifted blocks add the mask (nW, 1, N, N) per window.
+        let bias = try p[pre + "attn.relative_position_bias_table"].indexSelect(axis: 0, indices: relIndex[i])
+            .reshape([n, n, heads]).permute([2, 0, 1])
+        let merged: Tensor                                                                           // (B·nW, N, C)
         if let hooks {
-            q = try hooks.operand(pre + "attn.q", q); k = try hooks.operand(pre + "attn.k", k); v = try hooks.operand(pre + "attn.v", v)
+            // Quantized: Q, K, V and the probabilities pass through the hooks one by one.
+            let parts = try qkv.splitHeads(parts: 3, heads: heads)                                  // 3 × (B·nW, H, N, hd)
+            let q = try hooks.operand(pre + "attn.q", parts[0]), k = try hooks.operand(pre + "attn.k", parts[1])
+            let v = try hooks.operand(pre + "attn.v", parts[2])
+            var full = try bias.reshape([1, heads, n, n])
+            if let m = masks[i] { full = try full + m }                                              // (nW or 1, H, N, N)
+            let scores = try Tensor.matmul(q, k, transB: true, alpha: scale).reshape([b, nW, heads, n, n])
+            let attn = try (scores + full).reshape([b * nW, heads, n, n]).softmax()                 // (B·nW, H, N, N)
+            if capture.contains(.attention) { out?.attention.append(attn) }
+            let ctx = try Tensor.matmul(hooks.operand(pre + "attn.attn", attn), v)                   // (B·nW, H, N, hd)
+            if capture.contains(.attentionOutput) { out?.attentionOutput.append(ctx) }
+            merged = try ctx.permute([0, 2, 1, 3]).reshape([b * nW, n, c])
+        } else {
+            let mask = try masks[i].map { try $0.reshape([nW, n, n]) }
+            let (attn, context) = try Tensor.attention(qkv: qkv, heads: heads, scale: scale, bias: bias, mask: mask)
+            if capture.contains(.attention) { out?.attention.append(attn) }
+            if capture.contains(.attentionOutput) { out?.attentionOutput.append(try context.reshape([b * nW, n, heads, hd]).permute([0, 2, 1, 3])) }
+            merged = context
         }
-        // Relative position bias (H, N, N), plus the shift mask per window → (nW or 1, H, N, N).
-        var bias = try p[pre + "attn.relative_position_bias_table"].indexSelect(axis: 0, indices: relIndex[i])
-            .reshape([n, n, heads]).permute([2, 0, 1]).reshape([1, heads, n, n])
-        if let m = masks[i] { bias = try bias + m }
-        let scores = try Tensor.matmul(q, k, transB: true, alpha: 1 / Float(hd).squareRoot())
-            .reshape([b, nW, heads, n, n])
-        var attn = try (scores + bias).reshape([b * nW, heads, n, n]).softmax()                    // (B·nW, H, N, N)
-        if capture.contains(.attention) { out?.attention.append(attn) }
-        if let hooks { attn = try hooks.operand(pre + "attn.attn", attn) }
-        let ctx = try Tensor.matmul(attn, v)                                                         // (B·nW, H, N, hd)
-        if capture.contains(.attentionOutput) { out?.attentionOutput.append(ctx) }
-        let merged = try ctx.permute([0, 2, 1, 3]).reshape([b * nW, n, c])
         let x1 = try hookedLinear(merged, p, pre + "attn.proj", hooks)                              // window reverse, roll back,
             .permuteRows(order.inverse, inverse: order.perm, to: [b, h, w, c], residual: x)          // + x: (B, H, W, C)
         let y2 = try x1.layerNorm(weight: p[pre + "norm2.weight"], bias: p[pre + "norm2.bias"], eps: config.eps)

@@ -153,11 +153,19 @@ extension Builtins {
                              Param("epochs", .integer(1...1000), default: .int(8)), Param("batch", .integer(1...4096), default: .int(128)),
                              Param("lr", .number, default: .number(1e-3)), Param("seed", .integer(0...Int(Int32.max)), default: .int(0)),
                              Param("checkpoint", .optional(.string), default: .nothing),
-                             Param("log", .bool, default: .bool(true), help: "print progress lines")]) { a in
+                             Param("log", .bool, default: .bool(true), help: "print progress lines"),
+                             Param("smoothing", .number, default: .number(0.1), help: "label smoothing ε in [0, 1)"),
+                             Param("weight_decay", .number, default: .number(0.05), help: "AdamW decoupled weight decay on matrices"),
+                             Param("augment", .bool, default: .bool(true), help: "random crop (2-pixel padding) + horizontal flip")]) { a in
                 let m = try a.object("model", as: ModelObject.self).model
                 var cfg = TrainingConfig()
                 cfg.epochs = try a.int("epochs"); cfg.batchSize = try a.int("batch"); cfg.lr = try a.float("lr")
                 cfg.seed = UInt64(try a.int("seed"))
+                let eps = try a.float("smoothing"), wd = try a.float("weight_decay")
+                guard eps >= 0, eps < 1 else { throw a.bad("smoothing", "number in [0, 1) expected, got \(eps)") }
+                guard wd >= 0 else { throw a.bad("weight_decay", "non-negative number expected, got \(wd)") }
+                cfg.labelSmoothing = eps; cfg.weightDecay = wd
+                if !(try a.bool("augment")) { cfg.cropPadding = 0; cfg.flipProbability = 0 }
                 let trainer = Trainer(model: m, config: cfg)
                 let verbose = try a.bool("log")
                 trainer.log = { line in if verbose { a.interpreter.output(line + "\n") } }

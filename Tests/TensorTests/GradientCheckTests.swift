@@ -88,6 +88,16 @@ let gradCases: [GradCase] = [
         let p = try $0[0].splitHeads(parts: 3, heads: 2)
         return try Tensor.concat([p[0] * 2, p[1], p[2] * p[2]], axis: 3)
     },
+    // Fused attention: N = 5 and hd = 3 exercise the kernel's masked column tails; the second
+    // case checks both outputs, the bias gradient (summed over items) and the per-window mask.
+    GradCase("attention (fused) context", { [randn([2, 5, 18], seed: 81)] }) {
+        try Tensor.attention(qkv: $0[0], heads: 2, scale: 0.5).context
+    },
+    GradCase("attention (fused) probs + context, bias, mask", { [randn([4, 5, 18], seed: 82), randn([2, 5, 5], seed: 83)] }) {
+        let mask = randn([2, 5, 5], seed: 84)
+        let (p, c) = try Tensor.attention(qkv: $0[0], heads: 2, scale: 0.5, bias: $0[1], mask: mask)
+        return try Tensor.concat([p.reshape([4, 50]), c.reshape([4, 30]) * 0.5], axis: 1)
+    },
     GradCase("linear used twice", { [randn([3, 4], seed: 78), randn([4, 4], seed: 79)] }) {
         try $0[0].linear(weight: $0[1], bias: nil).linear(weight: $0[1], bias: nil) - $0[0]
     },

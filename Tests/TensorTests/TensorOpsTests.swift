@@ -121,6 +121,44 @@ struct TensorOpsTests {
         }
     }
 
+    /// Fused attention equals the composite (split heads, QKᵀ, bias, mask, softmax, ·V, merge) at
+    /// the shipped models' sizes and DeiT-Tiny's, in both outputs and in the gradients of qkv and bias.
+    @Test(arguments: [(4, 65, 3, 32, false), (64, 16, 2, 16, true), (32, 4, 8, 16, true), (2, 197, 3, 64, false), (3, 7, 3, 5, true)])
+    func fusedAttentionEqualsComposite(_ b: Int, _ n: Int, _ heads: Int, _ hd: Int, _ windows: Bool) throws {
+        let d = heads * hd, scale = 1 / Float(hd).squareRoot()
+        let nW = windows ? (b % 4 == 0 ? 4 : 1) : 1
+        func run(fused: Bool) throws -> (Tensor, Tensor, Tensor, Tensor) {
+            let qkv = randn([b, n, 3 * d], seed: 31), bias = randn([heads, n, n], seed: 32) * 0.3
+            qkv.requiresGrad = true; bias.requiresGrad = true
+            let mask = windows ? (randn([nW, n, n], seed: 33) * 2) : nil
+            let p: Tensor, ctx: Tensor
+            if fused {
+                (p, ctx) = try Tensor.attention(qkv: qkv, heads: heads, scale: scale, bias: windows ? bias : nil, mask: mask)
+            } else {
+                let parts = try qkv.splitHeads(parts: 3, heads: heads)
+                var s = try Tensor.matmul(parts[0], parts[1], transB: true, alpha: scale)           // (B, H, N, N)
+                if windows {
+                    s = try (s.reshape([b / nW, nW, heads, n, n]) + bias + mask!.reshape([nW, 1, n, n])).reshape([b, heads, n, n])
+                }
+                p = try s.softmax()
+                ctx = try Tensor.matmul(p, parts[2]).permute([0, 2, 1, 3]).reshape([b, n, d])
+            }
+            let loss = try (p * randn(p.shape, seed: 34)).sum() + (ctx * randn(ctx.shape, seed: 35)).sum()
+            try loss.backward()
+            return (p, ctx, qkv.grad!, windows ? bias.grad! : Tensor.zeros([1]))
+        }
+        let f = try run(fused: true), c = try run(fused: false)
+        expectClose(f.0, c.0, tol: 1e-5); expectClose(f.1, c.1, tol: 1e-4)
+        expectClose(f.2, c.2, tol: 1e-3); expectClose(f.3, c.3, tol: 1e-3)
+    }
+
+    @Test func fusedAttentionRejectsBadShapes() throws {
+        let qkv = randn([4, 5, 18], seed: 1)
+        #expect(throws: TensorError.self) { try Tensor.attention(qkv: qkv, heads: 4, scale: 1) }
+        #expect(throws: TensorError.self) { try Tensor.attention(qkv: qkv, heads: 2, scale: 1, bias: randn([2, 5, 4], seed: 2)) }
+        #expect(throws: TensorError.self) { try Tensor.attention(qkv: qkv, heads: 2, scale: 1, mask: randn([3, 5, 5], seed: 3)) }
+    }
+
     /// The fused residual form equals linear followed by an add, and checks the residual's shape.
     @Test func linearWithResidualEqualsLinearPlusAdd() throws {
         let x = randn([4, 65, 96], seed: 5), w = randn([96, 96], seed: 6), b = randn([96], seed: 7), r = randn([4, 65, 96], seed: 8)

@@ -79,4 +79,14 @@ void ck_pool_run(long chunks, ck_task_fn fn, void *ctx);
 // Wall clock in seconds (monotonic).
 double ck_now(void);
 
+// Fused multi-head attention (attention.c). Items it = b·H + h in [lo, hi).
+// qkv (B, N, 3·H·hd); bias (H, N, N) or NULL; mask (nw, N, N) or NULL; probs (B, H, N, N); ctx (B, N, H·hd).
+void ck_attention_forward(const float *qkv, const float *bias, const float *mask, long nw, float *probs,
+                          float *ctx, long n, long heads, long hd, float scale, long lo, long hi);
+void ck_attention_backward_context(const float *qkv, const float *probs, const float *gctx, float *gprobs,
+                                   int acc_probs, float *gqkv, long n, long heads, long hd, long lo, long hi);
+void ck_attention_backward_probs(const float *qkv, const float *probs, const float *gprobs, float *gqkv,
+                                 float *gscores, long n, long heads, long hd, float scale, long lo, long hi);
+
 #endif
+
