@@ -63,7 +63,7 @@ mm_tile(int rows, int vecs, int full, long k, float alpha, const float *A, long 
 static void mm(long m, long n, long k, float alpha, const float *A, long ars, long acs, const float *B, long ldb,
                float *C, long ldc, int acc) {
   // Large products (DeiT/224: 197 tokens, hd 64) run faster in the library's kernel.
-  if (m * n * k >= (1L << 20)) {
+  if (m * n * k >= (1L << 16)) {
     const int ta = acs != 1;
     ck_sgemm_1t(ta, 0, (int)m, (int)n, (int)k, alpha, A, (int)(ta ? acs : ars), B, (int)ldb, acc ? 1.0f : 0.0f, C, (int)ldc);
     return;

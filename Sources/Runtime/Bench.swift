@@ -5,7 +5,7 @@ import CKernels
 import Synthesis
 import Script
 
-/// `sardfq bench gemm|ops|models|all [--reps N] [--model NAME]`: the speed numbers quoted in the
+/// `sardfq bench gemm|ops|attention|models|synthesis|all [--reps N] [--model NAME]`: the speed numbers quoted in the
 /// README (`--model` restricts `models` and `synthesis` to one preset, e.g. for profiling;
 /// SARDFQ_BENCH_DEBUG=1 adds the buffer cache's counters to `models`).
 ///
@@ -14,7 +14,7 @@ import Script
 public enum BenchError: Error, CustomStringConvertible {
     case unknown(String)
     public var description: String {
-        switch self { case .unknown(let s): return "bench: unknown benchmark '\(s)' (expected gemm, ops, models, synthesis or all)" }
+        switch self { case .unknown(let s): return "bench: unknown benchmark '\(s)' (expected gemm, ops, attention, models, synthesis or all)" }
     }
 }
 
@@ -70,8 +70,9 @@ public func runBench(_ args: [String]) throws {
     case "ops": try benchOps(reps: reps)
     case "models": try benchModels(reps: reps)
     case "synthesis": try benchSynthesis(reps: reps)
+    case "attention": try benchAttention(reps: reps)
     case "all":
-        try benchGemm(reps: reps); try benchOps(reps: reps); try benchModels(reps: max(3, reps / 2))
+        try benchGemm(reps: reps); try benchOps(reps: reps); try benchAttention(reps: reps); try benchModels(reps: max(3, reps / 2))
         try benchSynthesis(reps: max(3, reps / 2))
     default: throw BenchError.unknown(which)
     }
@@ -156,6 +157,33 @@ func benchOps(reps: Int) throws {
         let (q, k, v) = (qkv[0], qkv[1], qkv[2])
         let a = try Tensor.matmul(q, k, transB: true, alpha: 0.125).softmax()
         return try Tensor.matmul(a, v).permute([0, 2, 1, 3]).reshape([32, 197, 192]).linear(weight: projW, bias: projB)
+    }
+}
+
+/// The fused attention op (`Tensor.attention`) against the composite path it replaced (split heads,
+/// Q·Kᵀ, softmax, ·V, merge heads), forward and forward+backward, timed in turn, on the shapes
+/// that matter: a `vit-s` synthesis batch (32 images + MSR crops ≈ 112), a `swin-t` first-stage
+/// block (32 images × 16 windows) and DeiT-Tiny/224.
+func benchAttention(reps: Int) throws {
+    print("\n## Attention: fused op vs composite path (ms)\n")
+    print("| shape (items, tokens, heads, hd) | composite fwd | fused fwd | composite fwd+bwd | fused fwd+bwd | speed-up fwd / fwd+bwd |")
+    print("|---|---:|---:|---:|---:|---:|")
+    var rng = RNG(seed: 4)
+    for (b, n, h, hd, label) in [(112, 65, 3, 32, "vit-s synthesis"), (512, 16, 2, 16, "swin-t stage 1"), (32, 197, 3, 64, "DeiT-Tiny")] {
+        let qkv = Tensor.normal([b, n, 3 * h * hd], rng: &rng), scale = 1 / Float(hd).squareRoot()
+        func composite() throws -> Tensor {
+            let p = try qkv.splitHeads(parts: 3, heads: h)
+            let a = try Tensor.matmul(p[0], p[1], transB: true, alpha: scale).softmax()
+            return try Tensor.matmul(a, p[2]).permute([0, 2, 1, 3]).reshape([b, n, h * hd])
+        }
+        func fused() throws -> Tensor { try Tensor.attention(qkv: qkv, heads: h, scale: scale).context }
+        let t = try interleavedMedianTimes(reps, [
+            { qkv.requiresGrad = false; _ = try noGrad { try composite() } },
+            { qkv.requiresGrad = false; _ = try noGrad { try fused() } },
+            { qkv.requiresGrad = true; qkv.zeroGrad(); try composite().sum().backward() },
+            { qkv.requiresGrad = true; qkv.zeroGrad(); try fused().sum().backward() },
+        ])
+        print("| \(label) (\(b), \(n), \(h), \(hd)) | \(f2(t[0] * 1e3)) | \(f2(t[1] * 1e3)) | \(f2(t[2] * 1e3)) | \(f2(t[3] * 1e3)) | \(f2(t[0] / t[1])) / \(f2(t[2] / t[3])) |")
     }
 }
 

@@ -39,7 +39,9 @@ extension Tensor {
         Parallel.forRange(items, grain: 1) { r in
             ck_attention_forward(qkv.ptr, bias?.ptr, mask?.ptr, nW, probs.ptr, context.ptr, n, heads, hd, scale, r.lowerBound, r.upperBound)
         }
-        probs.record("attention_probs", bias.map { [qkv, $0] } ?? [qkv]) { g in
+        // unowned: the closure is stored in probs itself (a strong capture would be a cycle that
+        // keeps every recorded forward alive until a backward that may never come).
+        probs.record("attention_probs", bias.map { [qkv, $0] } ?? [qkv]) { [unowned probs] g in
             // dS = P ⊙ (g − rowsum(g ⊙ P)); dQ = scale·dS·K, dK = scale·dSᵀ·Q; dbias[h] = Σ_b dS.
             let gqkv = qkv.requiresGrad ? qkv.gradBuffer() : nil
             let wantBias = bias?.requiresGrad ?? false

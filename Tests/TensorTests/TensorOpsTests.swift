@@ -152,6 +152,20 @@ struct TensorOpsTests {
         expectClose(f.2, c.2, tol: 1e-3); expectClose(f.3, c.3, tol: 1e-3)
     }
 
+    /// A recorded forward that never sees a backward is freed with its outputs (no reference
+    /// cycle through an op's own backward closure).
+    @Test func recordedAttentionIsFreedWithoutBackward() throws {
+        let qkv = randn([2, 5, 18], seed: 1), bias = randn([2, 5, 5], seed: 2)
+        qkv.requiresGrad = true; bias.requiresGrad = true
+        weak var probs: Tensor?, context: Tensor?
+        do {
+            let out = try Tensor.attention(qkv: qkv, heads: 2, scale: 1, bias: bias)
+            probs = out.probs; context = out.context
+            #expect(probs != nil && context != nil)
+        }
+        #expect(probs == nil && context == nil)
+    }
+
     @Test func fusedAttentionRejectsBadShapes() throws {
         let qkv = randn([4, 5, 18], seed: 1)
         #expect(throws: TensorError.self) { try Tensor.attention(qkv: qkv, heads: 4, scale: 1) }
