@@ -251,6 +251,11 @@ extension Tensor {
         guard perm.count == rows, inverse.count == rows, outShape.reduce(1, *) == count, outShape.last == c else {
             throw TensorError.shape(op: "permute_rows", message: "\(shapeString(shape)) with \(perm.count) row indices to \(shapeString(outShape))")
         }
+        // perm and inverse must be mutually inverse permutations: the gather trusts every index,
+        // and the backward writes (not adds) through `inverse`. O(R), small next to the copy.
+        for (i, p) in perm.enumerated() where p < 0 || p >= rows || inverse[p] != i {
+            throw TensorError.argument(op: "permute_rows", message: "row order is not a permutation with the given inverse (at row \(i): \(p))")
+        }
         if let residual, residual.shape != outShape {
             throw TensorError.shape(op: "permute_rows", message: "residual \(shapeString(residual.shape)) vs output \(shapeString(outShape))")
         }

@@ -166,6 +166,16 @@ struct TensorOpsTests {
         #expect(probs == nil && context == nil)
     }
 
+    /// permuteRows checks that the order and its inverse are mutually inverse permutations.
+    @Test func permuteRowsRejectsABadOrder() throws {
+        let x = randn([6, 4], seed: 1)
+        let y = try x.permuteRows([4, 0, 5, 2, 1, 3], inverse: [1, 4, 3, 5, 0, 2], to: [6, 4])
+        #expect(Array(y.array[0..<4]) == Array(x.array[16..<20]))
+        #expect(throws: TensorError.self) { try x.permuteRows([4, 0, 5, 2, 1, 6], inverse: [1, 4, 3, 5, 0, 2], to: [6, 4]) }
+        #expect(throws: TensorError.self) { try x.permuteRows([4, 0, 5, 2, 1, 1], inverse: [1, 4, 3, 5, 0, 2], to: [6, 4]) }
+        #expect(throws: TensorError.self) { try x.permuteRows([4, 0, 5, 2, 1, 3], inverse: [1, 4, 3, 5, 2, 0], to: [6, 4]) }
+    }
+
     @Test func fusedAttentionRejectsBadShapes() throws {
         let qkv = randn([4, 5, 18], seed: 1)
         #expect(throws: TensorError.self) { try Tensor.attention(qkv: qkv, heads: 4, scale: 1) }
