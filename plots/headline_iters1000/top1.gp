@@ -2,14 +2,14 @@
 set terminal pngcairo size 800,500 noenhanced font 'sans,10'
 set output 'top1.png'
 $data0 << EOD
-1 84.4333344 0.0980952172
-2 85.5033417 0.069441433
-3 85.8766708 0.106563341
+1 85.7900009 0.0828640282
+2 87.2733383 0.294882892
+3 87.7433319 0.123647511
 EOD
 $data1 << EOD
-1 87.37
-2 87.37
-3 87.37
+1 89
+2 89
+3 89
 EOD
 set title "vit-t: calibration source vs W4A4 accuracy (1 = noise, 2 = PSAQ-ViT, 3 = SARDFQ)"
 set xlabel "calibration source"
