@@ -97,6 +97,20 @@ static void transpose(const float *src, long lds, long rows, long cols, float *d
     for (long c = 0; c < cols; c++) dst[c * rows + r] = src[r * lds + c];
 }
 
+// C = α·A·Bᵀ (+ C when acc) for B stored (n×k, row stride ldb), e.g. K or V rows read in place:
+// large products pass Bᵀ to the library as a transposed operand, small ones transpose B into
+// `scratch` (k·n floats) for `mm`.
+static void mm_bt(long m, long n, long k, float alpha, const float *A, long ars, long acs, const float *B, long ldb,
+                  float *C, long ldc, int acc, float *scratch) {
+  if (m * n * k >= (1L << 16)) {
+    const int ta = acs != 1;
+    ck_sgemm_1t(ta, 1, (int)m, (int)n, (int)k, alpha, A, (int)(ta ? acs : ars), B, (int)ldb, acc ? 1.0f : 0.0f, C, (int)ldc);
+    return;
+  }
+  transpose(B, ldb, n, k, scratch);
+  mm(m, n, k, alpha, A, ars, acs, scratch, n, C, ldc, acc);
+}
+
 // Items it = b·H + h in [lo, hi). qkv: (B, N, 3·H·hd); probs: (B, H, N, N); ctx: (B, N, H·hd).
 // probs = softmax(scale·Q·Kᵀ + bias[h] + mask[b mod nW]); ctx = probs·V.
 void ck_attention_forward(const float *qkv, const float *bias, const float *mask, long nw, float *probs,
@@ -107,8 +121,7 @@ void ck_attention_forward(const float *qkv, const float *bias, const float *mask
     const long b = it / heads, h = it % heads;
     const float *q = qkv + b * n * ld + h * hd, *k = q + d, *v = q + 2 * d;
     float *p = probs + it * nn;
-    transpose(k, ld, n, hd, kt);
-    mm(n, n, hd, scale, q, ld, 1, kt, n, p, n, 0);  // scores (N, N)
+    mm_bt(n, n, hd, scale, q, ld, 1, k, ld, p, n, 0, kt);  // scores (N, N) = scale·Q·Kᵀ
     if (bias) { const float *bh = bias + h * nn; for (long e = 0; e < nn; e++) p[e] += bh[e]; }
     if (mask) { const float *mw = mask + (b % nw) * nn; for (long e = 0; e < nn; e++) p[e] += mw[e]; }
     ck_softmax_rows(p, p, n, n);
@@ -126,8 +139,7 @@ void ck_attention_backward_context(const float *qkv, const float *probs, const f
     const long b = it / heads, h = it % heads;
     const float *v = qkv + b * n * ld + 2 * d + h * hd, *gc = gctx + b * n * d + h * hd, *p = probs + it * nn;
     if (gprobs) {
-      transpose(v, ld, n, hd, vt);
-      mm(n, n, hd, 1, gc, d, 1, vt, n, gprobs + it * nn, n, acc_probs);
+      mm_bt(n, n, hd, 1, gc, d, 1, v, ld, gprobs + it * nn, n, acc_probs, vt);  // g·Vᵀ
     }
     if (gqkv) {
       mm(n, hd, n, 1, p, 1, n, gc, d, gqkv + b * n * ld + 2 * d + h * hd, ld, 1);  // Pᵀ: A(i, p) = P[p][i]
