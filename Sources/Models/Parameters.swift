@@ -145,6 +145,38 @@ func hookedLinearGELU(_ x: Tensor, _ p: Parameters, _ name: String, _ hooks: For
     return try hooks.input(name, x).linearGELU(weight: hooks.weight(name, w), bias: b)
 }
 
+/// A block's multi-head attention from its fused qkv projection, shared by ViT and Swin: the fused
+/// op (`Tensor.attention`) in float; through the hooks one operand at a time when quantized (the
+/// hooks see Q, K, V and the probabilities as tensors of their own). Captures the probabilities
+/// (B, H, N, N) and the per-head outputs (B, H, N, hd) when asked.
+/// - qkv: (B, N, 3·H·hd), bias: (H, N, N) or nil, mask: (nW, N, N) or nil (item b uses mask[b mod nW])
+///   → context (B, N, H·hd), heads merged
+func hookedAttention(_ qkv: Tensor, heads: Int, bias: Tensor?, mask: Tensor?, _ pre: String, _ hooks: ForwardHooks?,
+                     out: inout ModelOutput?, capture: Capture) throws -> Tensor {
+    let (b, n) = (qkv.shape[0], qkv.shape[1]), hd = qkv.shape[2] / (3 * heads)
+    let scale = 1 / Float(hd).squareRoot()
+    guard let hooks else {
+        let (attn, context) = try Tensor.attention(qkv: qkv, heads: heads, scale: scale, bias: bias, mask: mask)
+        if capture.contains(.attention) { out?.attention.append(attn) }
+        if capture.contains(.attentionOutput) { out?.attentionOutput.append(try context.reshape([b, n, heads, hd]).permute([0, 2, 1, 3])) }
+        return context
+    }
+    let parts = try qkv.splitHeads(parts: 3, heads: heads)                                           // 3 × (B, H, N, hd)
+    let q = try hooks.operand(pre + "attn.q", parts[0]), k = try hooks.operand(pre + "attn.k", parts[1])
+    let v = try hooks.operand(pre + "attn.v", parts[2])
+    var scores = try Tensor.matmul(q, k, transB: true, alpha: scale)                                  // (B, H, N, N)
+    if var full = try bias?.reshape([1, heads, n, n]) {
+        let nW = mask?.shape[0] ?? 1
+        if let mask { full = try full + mask.reshape([nW, 1, n, n]) }                               // (nW or 1, H, N, N)
+        scores = try (scores.reshape([b / nW, nW, heads, n, n]) + full).reshape([b, heads, n, n])
+    }
+    let attn = try scores.softmax()
+    if capture.contains(.attention) { out?.attention.append(attn) }
+    let ctx = try Tensor.matmul(hooks.operand(pre + "attn.attn", attn), v)                            // (B, H, N, hd)
+    if capture.contains(.attentionOutput) { out?.attentionOutput.append(ctx) }
+    return try ctx.permute([0, 2, 1, 3]).reshape([b, n, heads * hd])
+}
+
 /// Deterministic initialisation used when training from scratch (timm's ViT scheme:
 /// truncated normal std 0.02 for weights, zero biases, unit LayerNorm scales).
 func truncNormal(_ shape: [Int], std: Float, rng: inout RNG) -> Tensor {

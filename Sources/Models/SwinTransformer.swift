@@ -18,7 +18,7 @@ public final class SwinTransformer: VisionModel {
         public var windows: Int { (height / window) * (width / window) }
     }
     public let geometry: [BlockGeometry]
-    /// Per block: relative position index (N·N) and, for shifted blocks, the mask (nW, 1, N, N).
+    /// Per block: relative position index (N·N) and, for shifted blocks, the mask (nW, N, N).
     private var relIndex: [[Int]] = []
     private var masks: [Tensor?] = []
 
@@ -97,12 +97,12 @@ public final class SwinTransformer: VisionModel {
         return idx
     }
 
-    /// Shifted-window mask (nW, 1, N, N): 0 within a region, −100 across regions (as timm).
+    /// Shifted-window mask (nW, N, N): 0 within a region, −100 across regions (as timm).
     static func shiftMask(_ g: BlockGeometry) -> Tensor {
         let (h, w, ws, s) = (g.height, g.width, g.window, g.shift)
         func region(_ i: Int, _ n: Int) -> Int { i < n - ws ? 0 : (i < n - s ? 1 : 2) }
         let nW = g.windows, n = ws * ws
-        let m = Tensor.zeros([nW, 1, n, n])
+        let m = Tensor.zeros([nW, n, n])
         var win = 0
         for wy in 0..<(h / ws) { for wx in 0..<(w / ws) {
             let labels = (0..<n).map { t in region(wy * ws + t / ws, h) * 3 + region(wx * ws + t % ws, w) }
@@ -155,36 +155,14 @@ public final class SwinTransformer: VisionModel {
     func block(_ i: Int, _ x: Tensor, hooks: ForwardHooks?, out: inout ModelOutput?, capture: Capture) throws -> Tensor {
         let g = geometry[i], p = params, pre = g.name + "."
         let (b, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let ws = g.window, n = ws * ws, heads = g.heads, hd = c / heads, nW = g.windows
+        let ws = g.window, n = ws * ws, heads = g.heads, nW = g.windows
         let y = try x.layerNorm(weight: p[pre + "norm1.weight"], bias: p[pre + "norm1.bias"], eps: config.eps)
         let order = SwinTransformer.windowOrder(batch: b, h, w, ws, shift: g.shift)
         let win = try y.permuteRows(order.perm, inverse: order.inverse, to: [b * nW, n, c])           // (B·nW, N, C), shifted
         let qkv = try hookedLinear(win, p, pre + "attn.qkv", hooks)                                 // (B·nW, N, 3C); bias when present
-        let scale = 1 / Float(hd).squareRoot()
-        // Relative position bias (H, N, N); shifted blocks add the mask (nW, 1, N, N) per window.
         let bias = try p[pre + "attn.relative_position_bias_table"].indexSelect(axis: 0, indices: relIndex[i])
-            .reshape([n, n, heads]).permute([2, 0, 1])
-        let merged: Tensor                                                                           // (B·nW, N, C)
-        if let hooks {
-            // Quantized: Q, K, V and the probabilities pass through the hooks one by one.
-            let parts = try qkv.splitHeads(parts: 3, heads: heads)                                  // 3 × (B·nW, H, N, hd)
-            let q = try hooks.operand(pre + "attn.q", parts[0]), k = try hooks.operand(pre + "attn.k", parts[1])
-            let v = try hooks.operand(pre + "attn.v", parts[2])
-            var full = try bias.reshape([1, heads, n, n])
-            if let m = masks[i] { full = try full + m }                                              // (nW or 1, H, N, N)
-            let scores = try Tensor.matmul(q, k, transB: true, alpha: scale).reshape([b, nW, heads, n, n])
-            let attn = try (scores + full).reshape([b * nW, heads, n, n]).softmax()                 // (B·nW, H, N, N)
-            if capture.contains(.attention) { out?.attention.append(attn) }
-            let ctx = try Tensor.matmul(hooks.operand(pre + "attn.attn", attn), v)                   // (B·nW, H, N, hd)
-            if capture.contains(.attentionOutput) { out?.attentionOutput.append(ctx) }
-            merged = try ctx.permute([0, 2, 1, 3]).reshape([b * nW, n, c])
-        } else {
-            let mask = try masks[i].map { try $0.reshape([nW, n, n]) }
-            let (attn, context) = try Tensor.attention(qkv: qkv, heads: heads, scale: scale, bias: bias, mask: mask)
-            if capture.contains(.attention) { out?.attention.append(attn) }
-            if capture.contains(.attentionOutput) { out?.attentionOutput.append(try context.reshape([b * nW, n, heads, hd]).permute([0, 2, 1, 3])) }
-            merged = context
-        }
+            .reshape([n, n, heads]).permute([2, 0, 1])                                               // (H, N, N)
+        let merged = try hookedAttention(qkv, heads: heads, bias: bias, mask: masks[i], pre, hooks, out: &out, capture: capture)  // (B·nW, N, C)
         let x1 = try hookedLinear(merged, p, pre + "attn.proj", hooks)                              // window reverse, roll back,
             .permuteRows(order.inverse, inverse: order.perm, to: [b, h, w, c], residual: x)          // + x: (B, H, W, C)
         let y2 = try x1.layerNorm(weight: p[pre + "norm2.weight"], bias: p[pre + "norm2.bias"], eps: config.eps)

@@ -58,28 +58,9 @@ public final class VisionTransformer: VisionModel {
     /// One pre-norm block: x + attn(norm1(x)), then + mlp(norm2(x)). - x: (B, N, D)
     func block(_ l: Int, _ x: Tensor, hooks: ForwardHooks?, out: inout ModelOutput?, capture: Capture) throws -> Tensor {
         let c = config, p = params, pre = "blocks.\(l)."
-        let (b, n, d) = (x.shape[0], x.shape[1], c.embedDim)
-        let h = c.numHeads, hd = d / h
         let y = try x.layerNorm(weight: p[pre + "norm1.weight"], bias: p[pre + "norm1.bias"], eps: c.eps)
         let qkv = try hookedLinear(y, p, pre + "attn.qkv", hooks)  // (B, N, 3D); bias when present
-        let scale = 1 / Float(hd).squareRoot()
-        let merged: Tensor                                                                        // (B, N, D)
-        if let hooks {
-            // Quantized: Q, K, V and the probabilities pass through the hooks one by one.
-            let heads = try qkv.splitHeads(parts: 3, heads: h)                                   // 3 × (B, H, N, hd)
-            let q = try hooks.operand(pre + "attn.q", heads[0]), k = try hooks.operand(pre + "attn.k", heads[1])
-            let v = try hooks.operand(pre + "attn.v", heads[2])
-            let attn = try Tensor.matmul(q, k, transB: true, alpha: scale).softmax()             // (B, H, N, N)
-            if capture.contains(.attention) { out?.attention.append(attn) }
-            let ctx = try Tensor.matmul(hooks.operand(pre + "attn.attn", attn), v)                // (B, H, N, hd)
-            if capture.contains(.attentionOutput) { out?.attentionOutput.append(ctx) }
-            merged = try ctx.permute([0, 2, 1, 3]).reshape([b, n, d])
-        } else {
-            let (attn, context) = try Tensor.attention(qkv: qkv, heads: h, scale: scale)          // (B, H, N, N), (B, N, D)
-            if capture.contains(.attention) { out?.attention.append(attn) }
-            if capture.contains(.attentionOutput) { out?.attentionOutput.append(try context.reshape([b, n, h, hd]).permute([0, 2, 1, 3])) }
-            merged = context
-        }
+        let merged = try hookedAttention(qkv, heads: c.numHeads, bias: nil, mask: nil, pre, hooks, out: &out, capture: capture)  // (B, N, D)
         let x1 = try hookedLinear(merged, p, pre + "attn.proj", hooks, residual: x)               // x + proj(·)
         let y2 = try x1.layerNorm(weight: p[pre + "norm2.weight"], bias: p[pre + "norm2.bias"], eps: c.eps)
         let hid = try hookedLinearGELU(y2, p, pre + "mlp.fc1", hooks)                            // GELU(fc1(·))
