@@ -39,6 +39,9 @@ public struct QuantConfig: Sendable, Equatable, Codable {
     /// RepQ scale reparameterization of post-LayerNorm inputs (repq backend). When false those
     /// inputs are plain per-tensor quantizers.
     public var reparameterize: Bool = true
+    /// Whether the fold also covers Swin's patch-merging LayerNorm → reduction (RepQ-ViT folds it;
+    /// I&S-ViT quantizes that input per tensor without a fold). Only with `reparameterize`.
+    public var foldPatchMerging: Bool = true
     /// Block reconstruction after calibration; nil = none.
     public var reconstruction: ReconstructionConfig? = nil
 

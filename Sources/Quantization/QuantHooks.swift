@@ -39,6 +39,10 @@ public final class QuantHooks: ForwardHooks {
     }
     public var measuring = false
     public private(set) var stats: [String: ErrorStats] = [:]
+    /// While calibrating, sites for which this returns true are passed through in float and left
+    /// uncalibrated, so that a later calibrating forward on other images fits them
+    /// (`QuantizedModel.calibrate(_:sites:from:)`).
+    public var deferred: ((String) -> Bool)?
 
     public init(config: QuantConfig) { self.config = config }
 
@@ -74,6 +78,7 @@ public final class QuantHooks: ForwardHooks {
         let quant = q!
         if !quant.isCalibrated {
             guard mode == .calibrate else { throw QuantError.notCalibrated(site: site) }
+            if let deferred, deferred(site) { return x }
             try noGrad { try quant.calibrate(x.detach(), site: site) }
         }
         let y = try quant.fakeQuant(x)
@@ -124,6 +129,7 @@ public final class QuantHooks: ForwardHooks {
             let bits = layer == "patch_embed.proj" ? c.patchEmbedInputBits : c.activationBits
             if c.backend == .minmax { return try UniformQuantizer(bits: bits, granularity: .tensor, search: .minMax) }
             let perChannel = c.reparameterize && QuantHooks.isPostLayerNorm(layer)
+                && (c.foldPatchMerging || !layer.hasSuffix("downsample.reduction"))
             return try UniformQuantizer(bits: bits, granularity: perChannel ? .lastAxis : .tensor, search: search)
         case (_, .operand):
             if site.hasSuffix(".attn") {

@@ -26,14 +26,20 @@ import Datasets
 /// block reconstruction on the same images. The float model is not modified.
 /// - calib: calibration images (B, C, H, W) in the model's normalized input space.
 /// - Returns: the quantized model; `calibrationSeconds` / `reconstructionSeconds` time the two steps.
-public func quantize(_ model: VisionModel, config: QuantConfig, calib: Tensor, log: ((String) -> Void)? = nil) throws -> QuantizedModel {
+/// - swap: activation sites (by predicate on the site key) fitted on other images instead
+///   (`QuantizedModel.calibrate(_:sites:from:)`); reconstruction still uses `calib`.
+public func quantize(_ model: VisionModel, config: QuantConfig, calib: Tensor, swap: (sites: (String) -> Bool, images: Tensor)? = nil,
+                     log: ((String) -> Void)? = nil) throws -> QuantizedModel {
     let expected = model.architecture.inputShape
-    guard calib.rank == 4, Array(calib.shape.dropFirst()) == expected else {
-        throw QuantError.argument("calib: expected images (B, \(expected.map(String.init).joined(separator: ", "))), got \(shapeString(calib.shape))")
+    for (name, t) in [("calib", calib), ("swap_calib", swap?.images)] {
+        guard let t else { continue }
+        guard t.rank == 4, Array(t.shape.dropFirst()) == expected else {
+            throw QuantError.argument("\(name): expected images (B, \(expected.map(String.init).joined(separator: ", "))), got \(shapeString(t.shape))")
+        }
     }
     let q = try QuantizedModel(float: model, config: config)
     q.log = log
-    try q.calibrate(calib)
+    try q.calibrate(calib, sites: swap?.sites, from: swap?.images)
     if let rc = config.reconstruction {
         try q.reconstruct(reference: model, images: calib, config: rc)
     }

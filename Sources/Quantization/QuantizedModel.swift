@@ -70,15 +70,32 @@ public final class QuantizedModel: VisionModel {
     /// repq backend, each per-channel post-LayerNorm input is folded into its LayerNorm and linear
     /// and replaced by a per-tensor quantizer, and the changed weights are fitted again with a
     /// second forward. A model is calibrated once (quantize the float model again for new images).
-    public func calibrate(_ images: Tensor) throws {
-        guard images.rank == 4, images.shape[0] > 0 else {
-            throw QuantError.argument("calibration images must be (B, C, H, W) with B ≥ 1, got \(shapeString(images.shape))")
+    public func calibrate(_ images: Tensor) throws { try calibrate(images, sites: nil, from: nil) }
+
+    /// Calibrates like `calibrate(_:)`, except that the activation sites for which `sites` returns
+    /// true are fitted on `other` images instead (a second calibrating forward on `other`, after the
+    /// first on `images` has fitted every other site and passed those through in float). The RepQ
+    /// fold and the weights follow as usual. For locating which quantizer group a calibration
+    /// source damages: calibrate on real images and take one group from synthetic ones.
+    public func calibrate(_ images: Tensor, sites: ((String) -> Bool)?, from other: Tensor?) throws {
+        for (name, t) in [("calibration", images), ("other calibration", other)] {
+            guard let t else { continue }
+            guard t.rank == 4, t.shape[0] > 0 else {
+                throw QuantError.argument("\(name) images must be (B, C, H, W) with B ≥ 1, got \(shapeString(t.shape))")
+            }
         }
         guard calibrationImages == nil else { throw QuantError.argument("this model is already calibrated; quantize the float model again") }
         let t0 = now()
         hooks.mode = .calibrate
-        defer { hooks.mode = .quantize }
-        _ = try noGrad { try model.forward(images, capture: [], hooks: hooks) }
+        defer { hooks.mode = .quantize; hooks.deferred = nil }
+        if let sites, let other {
+            hooks.deferred = { !$0.hasSuffix(".weight") && sites($0) }
+            _ = try noGrad { try model.forward(images, capture: [], hooks: hooks) }
+            hooks.deferred = nil
+            _ = try noGrad { try model.forward(other, capture: [], hooks: hooks) }
+        } else {
+            _ = try noGrad { try model.forward(images, capture: [], hooks: hooks) }
+        }
         if config.backend == .repq && config.reparameterize {
             try foldPostLayerNormInputs()
             // Re-fit the weights the fold changed.

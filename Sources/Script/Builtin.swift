@@ -216,6 +216,13 @@ public struct Args {
             return Int(n)
         }
     }
+    /// A list of strings (patterns, names).
+    public func strings(_ name: String) throws -> [String] {
+        try list(name).map { item in
+            guard case .string(let s) = item else { throw mismatch(name, "list of strings") }
+            return s
+        }
+    }
     public func object<T>(_ name: String, as type: T.Type) throws -> T {
         guard case .object(let o) = try value(name), let t = o as? T else { throw mismatch(name, "\(T.self)") }
         return t

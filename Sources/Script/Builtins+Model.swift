@@ -13,7 +13,7 @@ public final class ModelObject: ScriptModel, ScriptVisionModel, ScriptSavable {
     }
     public var visionModel: VisionModel { model }
     public var typeName: String { "model" }
-    public var memberNames: [String] { ["name", "family", "params", "blocks", "classes", "input_shape", "flops", "architecture"] }
+    public var memberNames: [String] { ["name", "family", "params", "blocks", "stages", "classes", "input_shape", "flops", "architecture"] }
     public func member(_ n: String) throws -> Value? {
         let a = model.architecture
         switch n {
@@ -21,6 +21,9 @@ public final class ModelObject: ScriptModel, ScriptVisionModel, ScriptSavable {
         case "family": return .string(a.family)
         case "params": return .int(model.parameterCount)
         case "blocks": return .int(a.numBlocks)
+        case "stages":  // Swin's stages; a ViT is one stage
+            if case .swin(let c) = a { return .int(c.depths.count) }
+            return .int(1)
         case "classes": return .int(a.numClasses)
         case "input_shape": return .list(a.inputShape.map { .int($0) })
         case "flops": return .number(ModelCard.flopsPerImage(a))

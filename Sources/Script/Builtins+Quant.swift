@@ -61,19 +61,19 @@ extension Builtins {
 
     /// Calibration images from a tensor (B, C, H, W), an object with `.images` (image sets,
     /// datasets) or "noise" (N(0, 1) images shaped for the model, `count` of them, seeded).
-    static func calibrationImages(_ a: Args, model: VisionModel, count: Int, seed: UInt64) throws -> Tensor {
-        switch try a.value("calib") {
+    static func calibrationImages(_ a: Args, model: VisionModel, count: Int, seed: UInt64, _ name: String = "calib") throws -> Tensor {
+        switch try a.value(name) {
         case .tensor(let t):
-            guard t.rank == 4 else { throw a.bad("calib", "images (B, C, H, W) expected, got a tensor of shape \(shapeString(t.shape))") }
+            guard t.rank == 4 else { throw a.bad(name, "images (B, C, H, W) expected, got a tensor of shape \(shapeString(t.shape))") }
             return t
         case .string("noise"):
             a.interpreter.context.recordSeed("quantize.noise", seed)
             return try CalibrationSource.gaussian(count: count, for: model, seed: seed)
         case .object(let o):
             if case .tensor(let t)? = try o.member("images") { return t }
-            throw a.bad("calib", "a \(o.typeName) has no images")
+            throw a.bad(name, "a \(o.typeName) has no images")
         case let v:
-            throw a.bad("calib", "images (tensor, image set or dataset) or \"noise\" expected, got \(v.brief)")
+            throw a.bad(name, "images (tensor, image set or dataset) or \"noise\" expected, got \(v.brief)")
         }
     }
 
@@ -101,7 +101,13 @@ extension Builtins {
                              Param("attention", .choice(["log_sqrt2", "sulq"]), default: .string("log_sqrt2"),
                                    help: "quantizer of the attention probabilities (repq backend)"),
                              Param("images", .integer(1...100_000), default: .int(32), help: "number of noise images when calib is \"noise\""),
-                             Param("seed", .integer(0...Int(Int32.max)), default: .int(0), help: "seed of the noise images")]) { a in
+                             Param("seed", .integer(0...Int(Int32.max)), default: .int(0), help: "seed of the noise images"),
+                             Param("fold_merging", .bool, default: .bool(true),
+                                   help: "Swin: fold the patch-merging LayerNorm into the reduction (RepQ-ViT) or keep that input per tensor"),
+                             Param("swap_calib", .optional(.any), default: .nothing,
+                                   help: "other calibration images for the activation sites named by `swap_sites`"),
+                             Param("swap_sites", .optional(.list), default: .nothing,
+                                   help: "shell patterns of site keys (e.g. \"layers.2.*.qkv.input\") fitted on `swap_calib`")]) { a in
                 let (model, obj) = try visionModel(a, "model")
                 let seed = UInt64(try a.int("seed"))
                 let images = try calibrationImages(a, model: model, count: try a.int("images"), seed: seed)
@@ -109,8 +115,19 @@ extension Builtins {
                                     backend: Backend(rawValue: try a.string("backend")) ?? .repq)
                 c.attention = try a.string("attention") == "sulq" ? .shiftUniformLog2 : .sqrt2
                 if try a.bool("reconstruct") { c.reconstruction = ReconstructionConfig(iterations: try a.int("iters")) }
+                c.foldPatchMerging = try a.bool("fold_merging")
+                var swap: (sites: (String) -> Bool, images: Tensor)? = nil
+                if a.isNone("swap_calib") != a.isNone("swap_sites") {
+                    throw a.bad(a.isNone("swap_calib") ? "swap_calib" : "swap_sites", "swap_calib and swap_sites go together")
+                }
+                if !a.isNone("swap_calib") {
+                    let patterns = try a.strings("swap_sites")
+                    guard !patterns.isEmpty else { throw a.bad("swap_sites", "at least one pattern expected") }
+                    swap = ({ site in patterns.contains { fnmatch($0, site, 0) == 0 } },
+                            try calibrationImages(a, model: model, count: try a.int("images"), seed: seed, "swap_calib"))
+                }
                 do {
-                    let q = try quantize(model, config: c, calib: images)
+                    let q = try quantize(model, config: c, calib: images, swap: swap)
                     var source = obj.typeName
                     if case .string(let n)? = try? obj.member("name") { source = n }
                     return .object(QuantizedModelObject(q, source: source))

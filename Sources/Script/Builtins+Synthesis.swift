@@ -94,7 +94,17 @@ extension Builtins {
         if !a.isNone("alpha1") { o.alpha1 = try a.float("alpha1") }
         o.kAPA = try a.int("k_apa"); o.kMSR = try a.int("k_msr")
         o.priorKind = PriorKind(rawValue: try a.string("prior"))!
-        o.apaAllBlocks = try a.bool("all_blocks"); o.depthWeighted = try a.bool("depth_weight")
+        o.apaBlocks = APABlockRange(rawValue: try a.string("apa_blocks"))!; o.depthWeighted = try a.bool("depth_weight")
+        o.priorsFollowAugmentation = try a.bool("priors_move"); o.windowPriors = try a.bool("window_priors")
+        o.softLabelScale = SoftLabelScale(rawValue: try a.string("sl_scale"))!
+        o.regionWeighting = RegionWeighting(rawValue: try a.string("regions"))!
+        o.msrEvery = try a.int("msr_every")
+        o.flip = try a.bool("flip")
+        if !a.isNone("jitter") {
+            let j = try a.ints("jitter")
+            guard !j.isEmpty, j.allSatisfy({ $0 >= 0 }) else { throw a.bad("jitter", "non-negative pixel offsets per round expected, got \(j)") }
+            o.jitter = j
+        }
         if !a.isNone("lr") { o.lr = try a.float("lr") }
         o.tauScaling = TauScaling(rawValue: try a.string("tau_scaling"))!
         if !a.isNone("real") { o.realImages = try synthImages(a, "real") }
@@ -116,6 +126,8 @@ extension Builtins {
     /// The synthesis area's builtins.
     static func synthesisBuiltins() -> [Builtin] {
         let modelParam = Param("model", .object("model"), help: "a full-precision model")
+        let apaBlocksParam = Param("apa_blocks", .choice(APABlockRange.allCases.map(\.rawValue)), default: .string("paper"),
+                                   help: "APA's blocks: \"paper\" (1-based L/2 … L), \"latter_half\" or \"all\"")
         return [
             Builtin(name: "synthesize",
                     summary: "Calibration images for a model: \"noise\", \"real\", \"psaq\" (PSAQ-ViT) or \"sardfq\" (APA + MSR + SL).",
@@ -139,8 +151,18 @@ extension Builtins {
                              Param("k_apa", .integer(1...64), default: .int(5), help: "mixture components per prior"),
                              Param("k_msr", .integer(1...16), default: .int(4), help: "at most this many MSR regions per image"),
                              Param("prior", .choice(PriorKind.allCases.map(\.rawValue)), default: .string("gmm")),
-                             Param("all_blocks", .bool, default: .bool(false), help: "APA on every block, not the latter half"),
+                             apaBlocksParam,
                              Param("depth_weight", .bool, default: .bool(true), help: "weigh block l by (l+1)/L"),
+                             Param("priors_move", .bool, default: .bool(true), help: "roll/flip the priors with the image each iteration"),
+                             Param("window_priors", .bool, default: .bool(true), help: "Swin: project priors onto what windowed attention can reach"),
+                             Param("sl_scale", .choice(SoftLabelScale.allCases.map(\.rawValue)), default: .string("matched"),
+                                   help: "soft-label logits: \"matched\" to the class count (U(5, 10) + ln((K−1)/999)) or the paper's \"literal\" U(5, 10)"),
+                             Param("regions", .choice(RegionWeighting.allCases.map(\.rawValue)), default: .string("separate"),
+                                   help: "MSR crops in the cross-entropy: \"separate\" mean beside the whole images', or \"pooled\" with them"),
+                             Param("msr_every", .integer(1...1_000_000), default: .int(1), help: "run MSR's region crops every k-th iteration"),
+                             Param("flip", .bool, default: .bool(true), help: "random horizontal flips (p = 0.5)"),
+                             Param("jitter", .optional(.list), default: .nothing,
+                                   help: "largest roll offset in pixels per round (default 15 and 30 scaled by height/224)"),
                              Param("lr", .optional(.number), default: .nothing, help: "default 0.20 (ViT) or 0.25 (Swin)"),
                              Param("tau_scaling", .choice(TauScaling.allCases.map(\.rawValue)), default: .string("sqrt_pixels"),
                                    help: "how the TV target follows the image size (docs/synthesis.md)"),
@@ -193,12 +215,14 @@ extension Builtins {
                              Param("seed", .integer(0...Int(Int32.max)), default: .int(0)),
                              Param("kind", .choice(PriorKind.allCases.map(\.rawValue)), default: .string("gmm")),
                              Param("k_apa", .integer(1...64), default: .int(5)),
-                             Param("all_blocks", .bool, default: .bool(false)), Param("depth_weight", .bool, default: .bool(true)),
+                             apaBlocksParam, Param("depth_weight", .bool, default: .bool(true)),
+                             Param("window_priors", .bool, default: .bool(true)),
                              Param("real", .optional(.oneOf([.tensor, .object("imageset")])), default: .nothing)]) { a in
                 let m = try synthModel(a)
                 var o = SynthesisOptions()
                 o.priorKind = PriorKind(rawValue: try a.string("kind"))!
-                o.kAPA = try a.int("k_apa"); o.apaAllBlocks = try a.bool("all_blocks"); o.depthWeighted = try a.bool("depth_weight")
+                o.kAPA = try a.int("k_apa"); o.apaBlocks = APABlockRange(rawValue: try a.string("apa_blocks"))!
+                o.depthWeighted = try a.bool("depth_weight"); o.windowPriors = try a.bool("window_priors")
                 if !a.isNone("real") { o.realImages = try synthImages(a, "real") }
                 let info = ModelInfo(m.visionModel)
                 let r = try Synthesis.priors(model: m.visionModel, count: try a.int("images"), seed: UInt64(try a.int("seed")), options: o)

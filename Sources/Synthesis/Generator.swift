@@ -10,15 +10,26 @@ import Models
 public enum Synthesis {
     /// APA's blocks and weights for `model` under `options`.
     public static func apaBlocks(_ info: ModelInfo, _ options: SynthesisOptions) -> [(block: Int, weight: Float)] {
-        Losses.apaBlocks(total: info.blocks.count, allBlocks: options.apaAllBlocks, depthWeighted: options.depthWeighted)
+        Losses.apaBlocks(total: info.blocks.count, range: options.apaBlocks, depthWeighted: options.depthWeighted)
     }
 
-    /// The APA priors a SARDFQ run with this seed and these options uses: per used block its
-    /// index, weight and prior (count, H, T) (T = gridH·gridW, row-major). For `.real` priors the
-    /// real images are drawn from `options.realImages` (and their indices returned).
+    /// The APA targets a SARDFQ run with this seed and these options aligns the un-augmented
+    /// images to: per used block its index, weight and prior (count, H, T) (T = gridH·gridW,
+    /// row-major), projected onto the reachable maps for Swin (`windowPriors`). For `.real` priors
+    /// the real images are drawn from `options.realImages` (and their indices returned).
     public static func priors(model: VisionModel, count: Int, seed: UInt64, options: SynthesisOptions = SynthesisOptions())
         throws -> (blocks: [(block: Int, weight: Float, prior: Tensor)], realIndices: [Int]) {
         let info = ModelInfo(model)
+        let drawn = try drawnPriors(model: model, info: info, count: count, seed: seed, options: options)
+        let size = (info.inputShape[1], info.inputShape[2])
+        return (drawn.blocks.map { ($0.block, $0.weight, apaTarget($0.prior, block: info.blocks[$0.block], inputSize: size,
+                                                                  offset: 0, flip: false, options: options)) },
+                drawn.realIndices)
+    }
+
+    /// The priors as drawn (before any move or projection).
+    static func drawnPriors(model: VisionModel, info: ModelInfo, count: Int, seed: UInt64, options: SynthesisOptions)
+        throws -> (blocks: [(block: Int, weight: Float, prior: Tensor)], realIndices: [Int]) {
         let used = apaBlocks(info, options)
         let root = RNG(seed: seed)
         var realIdx: [Int] = []
@@ -83,6 +94,7 @@ public enum Synthesis {
             break
         }
         guard o.iterations >= 1, o.rounds >= 1 else { throw SynthesisError.invalid("iterations and rounds must be ≥ 1") }
+        guard o.msrEvery >= 1 else { throw SynthesisError.invalid("msr_every must be ≥ 1, got \(o.msrEvery)") }
         let sardfq = o.method == .sardfq
         let useAPA = sardfq && o.apa, useMSR = sardfq && o.msr, useSL = sardfq && o.softLabels
 
@@ -95,7 +107,7 @@ public enum Synthesis {
         let jitterMax = o.jitter ?? [15, 30].map { Swift.max(1, Int((Float($0) * Float(h) / 224).rounded())) }
         var apaUsed: [(block: Int, weight: Float, prior: Tensor)] = []
         if useAPA {
-            let p = try priors(model: model, count: count, seed: seed, options: o)
+            let p = try drawnPriors(model: model, info: info, count: count, seed: seed, options: o)
             apaUsed = p.blocks
             draws.realIndices = p.realIndices
             draws.priors = apaUsed.map { ($0.block, $0.prior) }
@@ -108,23 +120,23 @@ public enum Synthesis {
             }
             boxes = draws.regions.map(\.box); regionLabels = draws.regions.map(\.label)
         }
-        // Targets of every sample of the forward batch: whole images, then region crops.
-        let allLabels = draws.labels + regionLabels
-        let targets: Tensor
-        let imageTargets: Tensor
+        // Targets of the whole images and of the region crops (in that order in the forward batch).
+        let imageTargets: Tensor, regionTargets: Tensor?
         if useSL {
             var sr = root.derive("sl")
             var imageSets: [[Int]] = draws.labels.map { [$0] }
             for r in draws.regions { imageSets[r.box.image].append(r.label) }
-            let zi = SoftLabels.logits(imageSets, numClasses: classes, rng: &sr)
-            let zr = SoftLabels.logits(regionLabels.map { [$0] }, numClasses: classes, rng: &sr)
+            let shift = o.softLabelScale == .matched ? SoftLabels.matchedShift(numClasses: classes) : 0
+            let zi = SoftLabels.logits(imageSets, numClasses: classes, shift: shift, rng: &sr)
+            let zr = SoftLabels.logits(regionLabels.map { [$0] }, numClasses: classes, shift: shift, rng: &sr)
             draws.imageZ = zi; draws.regionZ = regionLabels.isEmpty ? nil : zr
             imageTargets = try SoftLabels.targets(zi)
-            targets = regionLabels.isEmpty ? imageTargets : try Tensor.concat([imageTargets, SoftLabels.targets(zr)], axis: 0)
+            regionTargets = regionLabels.isEmpty ? nil : try SoftLabels.targets(zr)
         } else {
             imageTargets = SoftLabels.oneHot(draws.labels, numClasses: classes)
-            targets = SoftLabels.oneHot(allLabels, numClasses: classes)
+            regionTargets = regionLabels.isEmpty ? nil : SoftLabels.oneHot(regionLabels, numClasses: classes)
         }
+        let pooledTargets = try regionTargets.map { try Tensor.concat([imageTargets, $0], axis: 0) }
 
         // Images start as N(0, 1) in normalized space.
         var irng = root.derive("init")
@@ -161,7 +173,8 @@ public enum Synthesis {
             var xa = try x.roll(shifts: [dy, dx], axes: [2, 3])
             if flip { xa = try xa.flip(axes: [3]) }
             var batch = xa
-            if !boxes.isEmpty {
+            let withRegions = !boxes.isEmpty && it % o.msrEvery == 0
+            if withRegions {
                 // [decision] The regions move with the jitter: cropping the un-rolled image at the
                 // original box is the same content (also when the roll wraps); the flip applies to the crop.
                 var crops = try x.cropResize(boxes: boxes, outH: h, outW: w)
@@ -176,11 +189,21 @@ public enum Synthesis {
             }
             if useAPA {
                 let maps = try apaUsed.map { try info.attentionMap(block: $0.block, probs: out.attention[$0.block], batch: count) }
-                let apa = try Losses.apaLoss(maps: maps, priors: apaUsed.map(\.prior), weights: apaUsed.map(\.weight))
+                let targets = apaUsed.map { apaTarget($0.prior, block: info.blocks[$0.block], inputSize: (h, w), offset: off, flip: flip, options: o) }
+                let apa = try Losses.apaLoss(maps: maps, priors: targets, weights: apaUsed.map(\.weight))
                 terms.append(("apa", apa * alpha1))
             }
-            let ce = try Tensor.softCrossEntropy(out.logits, targets: targets)
-            terms.append((useSL ? "sl" : "ce", o.ceWeight == 1 ? ce : ce * o.ceWeight))
+            let ceName = useSL ? "sl" : "ce"
+            func weighted(_ t: Tensor) throws -> Tensor { o.ceWeight == 1 ? t : try t * o.ceWeight }
+            if withRegions, o.regionWeighting == .separate, let regionTargets {
+                // Whole images and crops as two means (MSR [revised]): the calibration set keeps its own term.
+                let whole = try out.logits.slice(axis: 0, start: 0, end: count), crops = try out.logits.slice(axis: 0, start: count)
+                terms.append((ceName, try weighted(Tensor.softCrossEntropy(whole, targets: imageTargets))))
+                terms.append((ceName + "_regions", try weighted(Tensor.softCrossEntropy(crops, targets: regionTargets))))
+            } else {
+                let t = withRegions ? pooledTargets! : imageTargets
+                terms.append((ceName, try weighted(Tensor.softCrossEntropy(out.logits, targets: t))))
+            }
             terms.append(("tv", try Losses.tvTerm(xa, tau: tau, weight: o.tvWeight)))
             for (name, t) in terms where !t.item.isFinite {
                 throw SynthesisError.nonFinite(iteration: it + 1, term: name, value: t.item)

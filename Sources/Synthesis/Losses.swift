@@ -182,10 +182,17 @@ public enum Losses {
         return try m / m.sum(axes: [2], keepDims: true)
     }
 
-    /// The blocks APA uses and their weights. Convention (tools/README.md): 0-based blocks
-    /// l ≥ L // 2 weighted (l + 1)/L; `allBlocks` uses every block; `depthWeighted: false` weighs 1.
-    public static func apaBlocks(total L: Int, allBlocks: Bool = false, depthWeighted: Bool = true) -> [(block: Int, weight: Float)] {
-        ((allBlocks ? 0 : L / 2)..<L).map { l in (l, depthWeighted ? Float(l + 1) / Float(L) : 1) }
+    /// The blocks APA uses and their weights (l + 1)/L (0-based l), or 1 when not `depthWeighted`.
+    /// `.paper` is METHOD §3's Σ_{l = L/2 … L} in 1-based blocks (0-based l ≥ ⌊L/2⌋ − 1: 4 of 6);
+    /// `.latterHalf` is 0-based l ≥ ⌊L/2⌋ (tools/README.md, the fixtures' convention: 3 of 6).
+    public static func apaBlocks(total L: Int, range: APABlockRange = .paper, depthWeighted: Bool = true) -> [(block: Int, weight: Float)] {
+        let first: Int
+        switch range {
+        case .paper: first = Swift.max(0, L / 2 - 1)
+        case .latterHalf: first = L / 2
+        case .all: first = 0
+        }
+        return (first..<L).map { l in (l, depthWeighted ? Float(l + 1) / Float(L) : 1) }
     }
 
     /// L_APA = Σ_i weight_i · mean_b Σ_h mean_t (A_i[b,h,t] − prior_i[b,h,t])² (METHOD §3).

@@ -21,6 +21,36 @@ public enum TauScaling: String, CaseIterable, Codable {
     case pixels
 }
 
+/// Which blocks APA aligns (METHOD §3: Σ_{l = L/2 … L}).
+public enum APABlockRange: String, CaseIterable, Codable {
+    /// The paper's sum read literally: 1-based l = ⌊L/2⌋ … L, i.e. 0-based l ≥ ⌊L/2⌋ − 1
+    /// (4 of 6 blocks, 7 of 12) (default).
+    case paper
+    /// Exactly the latter half: 0-based l ≥ ⌊L/2⌋ (3 of 6 blocks, 6 of 12).
+    case latterHalf = "latter_half"
+    /// Every block.
+    case all
+}
+
+/// How the soft-label logits Z are drawn at the relevant classes (METHOD §3, SL).
+public enum SoftLabelScale: String, CaseIterable, Codable {
+    /// [decision] U(5, 10) + ln((K − 1)/999) for K classes: a class gets the same share of the mass
+    /// against the K − 1 others as the paper's U(5, 10) against ImageNet's 999 (0.13–0.96 for one
+    /// class). At K = 10 the draw is U(0.29, 5.29) (default).
+    case matched
+    /// The paper's literal U(5, 10), whatever the class count (one-hot-like at 10 classes: 0.94–0.9996).
+    case literal
+}
+
+/// How MSR's region crops enter the (soft) cross-entropy (METHOD §3).
+public enum RegionWeighting: String, CaseIterable, Codable {
+    /// [decision] Whole images and region crops as two separate means, each of weight 1 (default):
+    /// the whole images are the calibration set and keep a term of their own.
+    case separate
+    /// One mean over whole images and crops together (crops outnumber images about 2.5 : 1).
+    case pooled
+}
+
 /// Errors of synthesis; each names what went wrong and where.
 public enum SynthesisError: Error, CustomStringConvertible, Equatable {
     /// A loss term became NaN or infinite.
@@ -95,8 +125,25 @@ public struct SynthesisOptions {
     /// At most this many MSR regions per image.
     public var kMSR = 4
     public var priorKind: PriorKind = .gmm
-    /// APA on every block instead of the latter half.
-    public var apaAllBlocks = false
+    /// The blocks APA aligns.
+    public var apaBlocks: APABlockRange = .paper
+    /// [decision] The priors live in image coordinates: when an iteration rolls or flips the image,
+    /// its priors are rolled (by the offset in tokens, linearly interpolated for sub-token offsets,
+    /// wrapping like the roll) and flipped with it. `false` keeps the priors fixed on the token grid
+    /// (the optimum is then a blurred, mirror-averaged map flatter than any prior; docs/synthesis.md).
+    public var priorsFollowAugmentation = true
+    /// [decision] For Swin, each prior is projected onto what windowed attention can produce: every
+    /// group of tokens that attend only among themselves (a window, or one mask region of a shifted
+    /// window) carries mass |group|/T, distributed inside the group as the prior is. `false` keeps the
+    /// full-grid prior (unreachable when its mass is not spread over the windows that way).
+    public var windowPriors = true
+    /// How the soft-label logits are drawn.
+    public var softLabelScale: SoftLabelScale = .matched
+    /// How region crops enter the cross-entropy.
+    public var regionWeighting: RegionWeighting = .separate
+    /// Run MSR's region crops every this many iterations (1: every iteration, as the paper); the
+    /// other iterations optimise the whole images alone.
+    public var msrEvery = 1
     /// Weigh block l by (l + 1)/L (else 1).
     public var depthWeighted = true
 
@@ -139,7 +186,9 @@ public struct SynthesisOptions {
                      "jitter=\(jitter.map { "\($0)" } ?? "auto")", "flip=\(flip)", "ce=\(ceWeight)", "pse=\(pseWeight)"]
         if method == .sardfq {
             parts += ["apa=\(apa)", "msr=\(msr)", "sl=\(softLabels)", "alpha1=\(alpha1.map { "\($0)" } ?? "auto")", "k_apa=\(kAPA)", "k_msr=\(kMSR)",
-                      "prior=\(priorKind.rawValue)", "all_blocks=\(apaAllBlocks)", "depth_weight=\(depthWeighted)"]
+                      "prior=\(priorKind.rawValue)", "apa_blocks=\(apaBlocks.rawValue)", "depth_weight=\(depthWeighted)",
+                      "priors_move=\(priorsFollowAugmentation)", "window_priors=\(windowPriors)", "sl_scale=\(softLabelScale.rawValue)",
+                      "regions=\(regionWeighting.rawValue)", "msr_every=\(msrEvery)"]
         }
         // Only when set, so the cache keys of runs with drawn labels are unchanged.
         if let labels { parts.append("labels=\(labels)") }

@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 
 /// One MSR region: a box of one image and the class it is pushed towards.
@@ -33,15 +34,22 @@ public enum MSR {
     }
 }
 
-/// Soft-Label learning targets (METHOD §3): T = softmax(Z), Z = 0 except U(5, 10) at the
+/// Soft-Label learning targets (METHOD §3): T = softmax(Z), Z = 0 except U(5, 10) + shift at the
 /// relevant classes (each distinct class drawn once).
 public enum SoftLabels {
+    /// The paper draws U(5, 10) against ImageNet's 999 other classes. With K classes, adding
+    /// ln((K − 1)/999) gives a class the same odds against the rest (`SoftLabelScale.matched`):
+    /// e^(z + shift) / (e^(z + shift) + K − 1) = e^z / (e^z + 999). 0 for K ≤ 1.
+    public static func matchedShift(numClasses k: Int) -> Float {
+        k > 1 ? Float(Foundation.log(Double(k - 1) / 999)) : 0
+    }
+
     /// Z rows for the given class sets. - returns (rows, numClasses)
-    public static func logits(_ classSets: [[Int]], numClasses: Int, rng: inout RNG) -> Tensor {
+    public static func logits(_ classSets: [[Int]], numClasses: Int, shift: Float = 0, rng: inout RNG) -> Tensor {
         let z = Tensor.zeros([classSets.count, numClasses])
         for (i, set) in classSets.enumerated() {
             var seen = Set<Int>()
-            for c in set where seen.insert(c).inserted { z.ptr[i * numClasses + c] = rng.uniform(5, 10) }
+            for c in set where seen.insert(c).inserted { z.ptr[i * numClasses + c] = rng.uniform(5, 10) + shift }
         }
         return z
     }

@@ -38,7 +38,7 @@ import Tensor
         // τ ~ U(2500, 3000) scaled by √(4·1·16·16 / (32·3·224·224)).
         let scale = (Float(4 * 16 * 16) / Float(32 * 3 * 224 * 224)).squareRoot()
         #expect(d.tau! >= 2500 * scale && d.tau! <= 3000 * scale)
-        #expect(d.priors.map(\.block) == [1])
+        #expect(d.priors.map(\.block) == [0, 1])  // the paper's l = L/2 … L of L = 2 blocks
         #expect(!d.regions.isEmpty)
         // Images end inside the normalized image of [0, 1].
         let (m, s) = (Presets.fashionMNIST.mean[0], Presets.fashionMNIST.std[0])
@@ -60,7 +60,7 @@ import Tensor
         })
         let set = try Synthesis.generate(model: TinyModels.swin(), count: 2, seed: 11, options: o, callbacks: cb)
         #expect(snaps == [1, 2, 3])
-        #expect(progressTerms == ["apa", "sl", "tv", "total"])
+        #expect(progressTerms == ["apa", "sl", "sl_regions", "tv", "total"])
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("synth-\(UUID()).safetensors").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try set.save(path: path)

@@ -46,7 +46,7 @@ import Tensor
     /// `<prefix>.prior<l>`, its value (`<prefix>.loss`) and the gradient reaching each block's
     /// attention leaf (`<prefix>.grad.attn<l>`).
     func expectAPALossAndGradients(_ prefix: String, maps: [Tensor], attn: [Tensor]) throws {
-        let used = Losses.apaBlocks(total: maps.count)
+        let used = Losses.apaBlocks(total: maps.count, range: .latterHalf)  // the fixtures' convention
         let loss = try Losses.apaLoss(maps: used.map { maps[$0.block] }, priors: used.map { LossFixture["\(prefix).prior\($0.block)"] },
                                       weights: used.map(\.weight))
         expectScalar(loss.item, LossFixture["\(prefix).loss"].item, "\(prefix).loss")
@@ -61,11 +61,15 @@ import Tensor
         let attn = (0..<5).map { leaf("apa.attn\($0)") }
         let maps = try attn.map { try Losses.classTokenMap($0) }
         for l in 0..<5 { expectClose(maps[l], LossFixture["apa.cls_attn\(l)"], atol: 1e-6, rtol: 1e-5, "apa.cls_attn\(l)") }
-        let used = Losses.apaBlocks(total: 5)
+        let used = Losses.apaBlocks(total: 5, range: .latterHalf)
         #expect(used.map(\.block) == [2, 3, 4])
         #expect(used.map(\.weight) == [0.6, 0.8, 1.0])
+        // The paper's Σ_{l = L/2 … L} (1-based): 4 of 6 blocks, 7 of 12.
+        #expect(Losses.apaBlocks(total: 6).map(\.block) == [2, 3, 4, 5])
+        #expect(Losses.apaBlocks(total: 12).map(\.block) == Array(5..<12))
+        #expect(Losses.apaBlocks(total: 1).map(\.block) == [0])
         try expectAPALossAndGradients("apa", maps: maps, attn: attn)
-        let all = Losses.apaBlocks(total: 5, allBlocks: true, depthWeighted: false)
+        let all = Losses.apaBlocks(total: 5, range: .all, depthWeighted: false)
         let ablation = try noGrad {
             try Losses.apaLoss(maps: all.map { try Losses.classTokenMap(LossFixture["apa.attn\($0.block)"]) },
                                priors: all.map { LossFixture["apa.prior\($0.block)"] }, weights: all.map(\.weight))
