@@ -95,7 +95,7 @@ extension Builtins {
         o.kAPA = try a.int("k_apa"); o.kMSR = try a.int("k_msr")
         o.priorKind = PriorKind(rawValue: try a.string("prior"))!
         o.apaBlocks = APABlockRange(rawValue: try a.string("apa_blocks"))!; o.depthWeighted = try a.bool("depth_weight")
-        o.priorsFollowAugmentation = try a.bool("priors_move"); o.windowPriors = try a.bool("window_priors")
+        o.apaView = APAView(rawValue: try a.string("apa_view"))!; o.windowPriors = try a.bool("window_priors")
         o.softLabelScale = SoftLabelScale(rawValue: try a.string("sl_scale"))!
         o.regionWeighting = RegionWeighting(rawValue: try a.string("regions"))!
         o.msrEvery = try a.int("msr_every")
@@ -147,13 +147,14 @@ extension Builtins {
                              Param("seed", .integer(0...Int(Int32.max)), default: .int(0)),
                              Param("apa", .bool, default: .bool(true)), Param("msr", .bool, default: .bool(true)),
                              Param("sl", .bool, default: .bool(true)),
-                             Param("alpha1", .optional(.number), default: .nothing, help: "weight of the APA loss (default 100 for ViT, 1 for Swin)"),
+                             Param("alpha1", .optional(.number), default: .nothing, help: "weight of the APA loss (default 1000 for ViT, 1 for Swin)"),
                              Param("k_apa", .integer(1...64), default: .int(5), help: "mixture components per prior"),
                              Param("k_msr", .integer(1...16), default: .int(4), help: "at most this many MSR regions per image"),
                              Param("prior", .choice(PriorKind.allCases.map(\.rawValue)), default: .string("gmm")),
                              apaBlocksParam,
                              Param("depth_weight", .bool, default: .bool(true), help: "weigh block l by (l+1)/L"),
-                             Param("priors_move", .bool, default: .bool(true), help: "roll/flip the priors with the image each iteration"),
+                             Param("apa_view", .choice(APAView.allCases.map(\.rawValue)), default: .string("clean"),
+                                   help: "APA on the \"clean\" (un-augmented) image, on the augmented one with \"moved\" priors, or with \"fixed\" priors"),
                              Param("window_priors", .bool, default: .bool(true), help: "Swin: project priors onto what windowed attention can reach"),
                              Param("sl_scale", .choice(SoftLabelScale.allCases.map(\.rawValue)), default: .string("matched"),
                                    help: "soft-label logits: \"matched\" to the class count (U(5, 10) + ln((K−1)/999)) or the paper's \"literal\" U(5, 10)"),

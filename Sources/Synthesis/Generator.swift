@@ -172,15 +172,20 @@ public enum Synthesis {
 
             var xa = try x.roll(shifts: [dy, dx], axes: [2, 3])
             if flip { xa = try xa.flip(axes: [3]) }
-            var batch = xa
+            // The forward batch: the augmented images, the un-augmented ones when APA reads them
+            // (rows count..<2·count), then the region crops.
+            var parts = [xa]
+            let cleanAPA = useAPA && o.apaView == .clean
+            if cleanAPA { parts.append(x) }
             let withRegions = !boxes.isEmpty && it % o.msrEvery == 0
             if withRegions {
                 // [decision] The regions move with the jitter: cropping the un-rolled image at the
                 // original box is the same content (also when the roll wraps); the flip applies to the crop.
                 var crops = try x.cropResize(boxes: boxes, outH: h, outW: w)
                 if flip { crops = try crops.flip(axes: [3]) }
-                batch = try Tensor.concat([xa, crops], axis: 0)
+                parts.append(crops)
             }
+            let batch = parts.count == 1 ? xa : try Tensor.concat(parts, axis: 0)
             let out = try model.forward(batch, capture: capture, hooks: nil)
             var terms: [(String, Tensor)] = []
             if o.method == .psaq {
@@ -188,21 +193,29 @@ public enum Synthesis {
                 terms.append(("pse", o.pseWeight == 1 ? pse : pse * o.pseWeight))
             }
             if useAPA {
-                let maps = try apaUsed.map { try info.attentionMap(block: $0.block, probs: out.attention[$0.block], batch: count) }
-                let targets = apaUsed.map { apaTarget($0.prior, block: info.blocks[$0.block], inputSize: (h, w), offset: off, flip: flip, options: o) }
+                let maps = try apaUsed.map {
+                    try info.attentionMap(block: $0.block, probs: out.attention[$0.block], batch: count, first: cleanAPA ? count : 0)
+                }
+                let targets = apaUsed.map {
+                    apaTarget($0.prior, block: info.blocks[$0.block], inputSize: (h, w), offset: cleanAPA ? 0 : off, flip: cleanAPA ? false : flip, options: o)
+                }
                 let apa = try Losses.apaLoss(maps: maps, priors: targets, weights: apaUsed.map(\.weight))
                 terms.append(("apa", apa * alpha1))
             }
             let ceName = useSL ? "sl" : "ce"
             func weighted(_ t: Tensor) throws -> Tensor { o.ceWeight == 1 ? t : try t * o.ceWeight }
-            if withRegions, o.regionWeighting == .separate, let regionTargets {
+            // The cross-entropy sees the augmented images and the crops, never the clean APA rows.
+            let whole = cleanAPA || withRegions ? try out.logits.slice(axis: 0, start: 0, end: count) : out.logits
+            let crops = withRegions ? try out.logits.slice(axis: 0, start: cleanAPA ? 2 * count : count) : nil
+            if let crops, o.regionWeighting == .separate, let regionTargets {
                 // Whole images and crops as two means (MSR [revised]): the calibration set keeps its own term.
-                let whole = try out.logits.slice(axis: 0, start: 0, end: count), crops = try out.logits.slice(axis: 0, start: count)
                 terms.append((ceName, try weighted(Tensor.softCrossEntropy(whole, targets: imageTargets))))
                 terms.append((ceName + "_regions", try weighted(Tensor.softCrossEntropy(crops, targets: regionTargets))))
+            } else if let crops {
+                let logits = try Tensor.concat([whole, crops], axis: 0)
+                terms.append((ceName, try weighted(Tensor.softCrossEntropy(logits, targets: pooledTargets!))))
             } else {
-                let t = withRegions ? pooledTargets! : imageTargets
-                terms.append((ceName, try weighted(Tensor.softCrossEntropy(out.logits, targets: t))))
+                terms.append((ceName, try weighted(Tensor.softCrossEntropy(whole, targets: imageTargets))))
             }
             terms.append(("tv", try Losses.tvTerm(xa, tau: tau, weight: o.tvWeight)))
             for (name, t) in terms where !t.item.isFinite {

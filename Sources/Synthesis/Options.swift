@@ -32,6 +32,22 @@ public enum APABlockRange: String, CaseIterable, Codable {
     case all
 }
 
+/// Which view of the image APA aligns with its priors, given that each iteration rolls and may
+/// flip the image (METHOD §3, [revised]).
+public enum APAView: String, CaseIterable, Codable {
+    /// [decision] The un-augmented image, run as extra rows of the same forward batch (default):
+    /// the priors are targets in image coordinates, and a ViT's attention is neither shift- nor
+    /// flip-equivariant (learned position embeddings, sub-patch rolls), so only this view lets APA
+    /// reach them (docs/synthesis.md). Costs `count` more rows per step.
+    case clean
+    /// The augmented image, with the priors rolled (by the offset in tokens, linearly interpolated
+    /// for sub-token offsets, wrapping like the roll) and flipped with it. No extra rows.
+    case moved
+    /// The augmented image against the priors fixed on the token grid: the optimum is then a
+    /// blurred, mirror-averaged map flatter than any prior.
+    case fixed
+}
+
 /// How the soft-label logits Z are drawn at the relevant classes (METHOD §3, SL).
 public enum SoftLabelScale: String, CaseIterable, Codable {
     /// [decision] U(5, 10) + ln((K − 1)/999) for K classes: a class gets the same share of the mass
@@ -109,17 +125,15 @@ public struct SynthesisOptions {
     public var apa = true
     public var msr = true
     public var softLabels = true
-    /// α1, the weight of L_APA; nil means 100 for ViT/DeiT and 1 for Swin. [decision] The paper
-    /// tunes it per model over 1…1e5 (Figure 5(a) is that sweep). Measured on the shipped small
-    /// models, 200 iterations, W4A4 with reconstruction: vit-t α1 = 1000 calibrated 8.8 points worse
-    /// than 100; swin-t (no MSR) 12.95 % top-1 with α1 = 100 and 85.05 % with α1 = 1 (FP 86.55 %).
-    /// Swin's maps are assembled from windows whose query-averaged rows each carry a fixed share of
-    /// the mass, so a mixture prior concentrated in one window cannot be matched, and a strong APA
-    /// drives the attention logits to extremes that wreck the activation quantizers.
+    /// α1, the weight of L_APA; nil means 1000 for ViT/DeiT and 1 for Swin. [decision] The paper
+    /// tunes it per model over 1…1e5 (Figure 5(a) is that sweep). ViT: 1000 is the smallest α1 at
+    /// which APA on the clean view aligns the attention of the shipped vit-t (recipes/study_apa_alignment.dfq:
+    /// APA loss below that of uniform maps, entropy nearer the priors' than uniform's) while the images
+    /// keep their class. Swin: on swin-t every α1 > 0 lowers W4A4 top-1 (docs/synthesis.md, "Swin").
     public var alpha1: Float? = nil
 
     /// α1 for `model` (the option or the family default).
-    public func effectiveAlpha1(classToken: Bool) -> Float { alpha1 ?? (classToken ? 100 : 1) }
+    public func effectiveAlpha1(classToken: Bool) -> Float { alpha1 ?? (classToken ? 1000 : 1) }
     /// Mixture components of a prior.
     public var kAPA = 5
     /// At most this many MSR regions per image.
@@ -127,11 +141,8 @@ public struct SynthesisOptions {
     public var priorKind: PriorKind = .gmm
     /// The blocks APA aligns.
     public var apaBlocks: APABlockRange = .paper
-    /// [decision] The priors live in image coordinates: when an iteration rolls or flips the image,
-    /// its priors are rolled (by the offset in tokens, linearly interpolated for sub-token offsets,
-    /// wrapping like the roll) and flipped with it. `false` keeps the priors fixed on the token grid
-    /// (the optimum is then a blurred, mirror-averaged map flatter than any prior; docs/synthesis.md).
-    public var priorsFollowAugmentation = true
+    /// Which view of the image APA compares with its priors (the priors live in image coordinates).
+    public var apaView: APAView = .clean
     /// [decision] For Swin, each prior is projected onto what windowed attention can produce: every
     /// group of tokens that attend only among themselves (a window, or one mask region of a shifted
     /// window) carries mass |group|/T, distributed inside the group as the prior is. `false` keeps the
@@ -187,7 +198,7 @@ public struct SynthesisOptions {
         if method == .sardfq {
             parts += ["apa=\(apa)", "msr=\(msr)", "sl=\(softLabels)", "alpha1=\(alpha1.map { "\($0)" } ?? "auto")", "k_apa=\(kAPA)", "k_msr=\(kMSR)",
                       "prior=\(priorKind.rawValue)", "apa_blocks=\(apaBlocks.rawValue)", "depth_weight=\(depthWeighted)",
-                      "priors_move=\(priorsFollowAugmentation)", "window_priors=\(windowPriors)", "sl_scale=\(softLabelScale.rawValue)",
+                      "apa_view=\(apaView.rawValue)", "window_priors=\(windowPriors)", "sl_scale=\(softLabelScale.rawValue)",
                       "regions=\(regionWeighting.rawValue)", "msr_every=\(msrEvery)"]
         }
         // Only when set, so the cache keys of runs with drawn labels are unchanged.

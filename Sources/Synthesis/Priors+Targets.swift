@@ -82,13 +82,13 @@ extension Priors {
 
 extension Synthesis {
     /// APA's target for one used block in an iteration whose image was rolled by `offset` pixels on
-    /// both axes and flipped if `flip`: the drawn prior moved with the image (when
-    /// `priorsFollowAugmentation`), projected onto the reachable maps for Swin (when `windowPriors`).
+    /// both axes and flipped if `flip`: the drawn prior, moved with the image when APA reads the
+    /// augmented view (`apaView == .moved`), projected onto the reachable maps for Swin (`windowPriors`).
     /// - prior: (B, H, T) → (B, H, T)
     static func apaTarget(_ prior: Tensor, block b: BlockInfo, inputSize: (h: Int, w: Int), offset: Int, flip: Bool,
                           options o: SynthesisOptions) -> Tensor {
         var target = prior
-        if o.priorsFollowAugmentation {
+        if o.apaView == .moved {
             // Pixels per token along each axis (ViT: the patch; Swin: patch · 2^stage).
             let dy = Float(offset) * Float(b.gridH) / Float(inputSize.h), dx = Float(offset) * Float(b.gridW) / Float(inputSize.w)
             target = Priors.moved(prior, gridH: b.gridH, gridW: b.gridW, dy: dy, dx: dx, flip: flip)

@@ -43,12 +43,13 @@ public struct ModelInfo {
         }
     }
 
-    /// The APA map of one block from its captured probabilities (the first `batch` images).
-    /// - probs: ViT (B', H, N, N); Swin (B'·nW, H, w², w²) with B' ≥ batch → (batch, H, T)
-    public func attentionMap(block l: Int, probs: Tensor, batch: Int) throws -> Tensor {
+    /// The APA map of one block from its captured probabilities (images `first ..< first + batch`).
+    /// - probs: ViT (B', H, N, N); Swin (B'·nW, H, w², w²) with B' ≥ first + batch → (batch, H, T)
+    public func attentionMap(block l: Int, probs: Tensor, batch: Int, first: Int = 0) throws -> Tensor {
         let info = blocks[l]
-        let rows = batch * (classToken ? 1 : info.windows)
-        let p = probs.shape[0] == rows ? probs : try probs.slice(axis: 0, start: 0, end: rows)
+        let perImage = classToken ? 1 : info.windows
+        let rows = batch * perImage
+        let p = probs.shape[0] == rows && first == 0 ? probs : try probs.slice(axis: 0, start: first * perImage, end: (first + batch) * perImage)
         if classToken { return try Losses.classTokenMap(p) }
         return try Losses.windowMap(p, batch: batch, height: info.gridH, width: info.gridW, window: info.window, shift: info.shift)
     }
