@@ -211,7 +211,7 @@ extension Builtins {
             },
             Builtin(name: "priors", summary: "The APA attention priors a SARDFQ run would use: one record {block, weight, prior} per used block.",
                     help: "`prior` has shape (images, heads, gh, gw) and sums to 1 per image and head. Kinds: \"gmm\" (default), \"laplace\", \"real\" (the model's attention on `real` images).",
-                    example: "let p = priors(model(\"vit-t\", weights: \"random\"), images: 2, seed: 3)\nprint(len(p), p[0].prior.shape)\n# expect: 3 [2, 2, 8, 8]",
+                    example: "let p = priors(model(\"vit-t\", weights: \"random\"), images: 2, seed: 3)\nprint(len(p), p[0].prior.shape)\n# expect: 4 [2, 2, 8, 8]",
                     params: [modelParam, Param("images", .integer(1...4096), default: .int(4)),
                              Param("seed", .integer(0...Int(Int32.max)), default: .int(0)),
                              Param("kind", .choice(PriorKind.allCases.map(\.rawValue)), default: .string("gmm")),

@@ -22,7 +22,7 @@ import Tensor
         for model in [TinyModels.vit(), TinyModels.swin()] {
             let ps = try Synthesis.priors(model: model, count: 3, seed: 4, options: o).blocks
             let info = ModelInfo(model)
-            #expect(ps.map(\.block) == Array((info.blocks.count / 2)..<info.blocks.count))
+            #expect(ps.map(\.block) == Losses.apaBlocks(total: info.blocks.count).map(\.block))
             for p in ps {
                 let b = info.blocks[p.block]
                 #expect(p.prior.shape == [3, b.heads, b.gridH * b.gridW])
@@ -91,7 +91,9 @@ import Tensor
     }
 
     @Test func sardfqSoftTargetsCoverImageAndRegionClasses() throws {
-        var o = SynthesisOptions(); o.iterations = 2
+        // The paper's literal U(5, 10) puts nearly all mass on the drawn classes (the matched draw's
+        // mass is checked in PriorTargetTests).
+        var o = SynthesisOptions(); o.iterations = 2; o.softLabelScale = .literal
         let set = try Synthesis.generate(model: TinyModels.vit(), count: 4, seed: 5, options: o)
         #expect(set.softTargets.shape == [4, 5])
         for i in 0..<4 {
