@@ -42,6 +42,11 @@ public struct QuantConfig: Sendable, Equatable, Codable {
     /// Whether the fold also covers Swin's patch-merging LayerNorm → reduction (RepQ-ViT folds it;
     /// I&S-ViT quantizes that input per tensor without a fold). Only with `reparameterize`.
     public var foldPatchMerging: Bool = true
+    /// The range of valid model inputs (the normalized image of pixel values [0, 1], over all
+    /// channels). When set, the patch-embedding input quantizer takes exactly this range instead of
+    /// searching one on the calibration images (which need not reach the pixel extremes that real
+    /// images have, e.g. Fashion-MNIST's all-zero background). nil: searched, as RepQ-ViT.
+    public var inputRange: ClosedRange<Float>? = nil
     /// Block reconstruction after calibration; nil = none.
     public var reconstruction: ReconstructionConfig? = nil
 

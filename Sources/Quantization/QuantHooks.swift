@@ -128,6 +128,13 @@ public final class QuantHooks: ForwardHooks {
             let layer = String(site.dropLast(".input".count))
             let bits = layer == "patch_embed.proj" ? c.patchEmbedInputBits : c.activationBits
             if c.backend == .minmax { return try UniformQuantizer(bits: bits, granularity: .tensor, search: .minMax) }
+            if layer == "patch_embed.proj", let r = c.inputRange, r.upperBound > r.lowerBound {
+                // The input domain is known: quantize it, not the calibration images' part of it.
+                let q = try UniformQuantizer(bits: bits, granularity: .tensor, search: search)
+                let scale = (r.upperBound - r.lowerBound) / Float((1 << bits) - 1)
+                try q.set(scales: [scale], zeroPoints: [(-r.lowerBound / scale).rounded()])
+                return q
+            }
             let perChannel = c.reparameterize && QuantHooks.isPostLayerNorm(layer)
                 && (c.foldPatchMerging || !layer.hasSuffix("downsample.reduction"))
             return try UniformQuantizer(bits: bits, granularity: perChannel ? .lastAxis : .tensor, search: search)

@@ -104,6 +104,8 @@ extension Builtins {
                              Param("seed", .integer(0...Int(Int32.max)), default: .int(0), help: "seed of the noise images"),
                              Param("fold_merging", .bool, default: .bool(true),
                                    help: "Swin: fold the patch-merging LayerNorm into the reduction (RepQ-ViT) or keep that input per tensor"),
+                             Param("input_range", .choice(["calibrated", "image"]), default: .string("calibrated"),
+                                   help: "patch-embedding input range: searched on the calibration images, or the normalized image of [0, 1]"),
                              Param("swap_calib", .optional(.any), default: .nothing,
                                    help: "other calibration images for the activation sites named by `swap_sites`"),
                              Param("swap_sites", .optional(.list), default: .nothing,
@@ -116,6 +118,14 @@ extension Builtins {
                 c.attention = try a.string("attention") == "sulq" ? .shiftUniformLog2 : .sqrt2
                 if try a.bool("reconstruct") { c.reconstruction = ReconstructionConfig(iterations: try a.int("iters")) }
                 c.foldPatchMerging = try a.bool("fold_merging")
+                if try a.string("input_range") == "image" {
+                    // Pixel values [0, 1] through the model's normalization (Fashion-MNIST's for 1 channel, ImageNet's for 3).
+                    let channels = model.architecture.inputShape[0]
+                    let norm = (obj as? ModelObject)?.preprocessing.map { ($0.mean, $0.std) }
+                        ?? (channels == 1 ? (Presets.fashionMNIST.mean, Presets.fashionMNIST.std) : Preprocessing.imagenet)
+                    let lo = zip(norm.0, norm.1).map { (0 - $0) / $1 }.min() ?? 0, hi = zip(norm.0, norm.1).map { (1 - $0) / $1 }.max() ?? 1
+                    c.inputRange = lo...hi
+                }
                 var swap: (sites: (String) -> Bool, images: Tensor)? = nil
                 if a.isNone("swap_calib") != a.isNone("swap_sites") {
                     throw a.bad(a.isNone("swap_calib") ? "swap_calib" : "swap_sites", "swap_calib and swap_sites go together")
