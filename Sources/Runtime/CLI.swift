@@ -10,6 +10,7 @@ public enum CLI {
            sardfq check FILE…           parse and resolve names without running
            sardfq doc [name]            language reference (Markdown) or one builtin's help
            sardfq bench …               kernel and model benchmarks
+           sardfq report [--check]      write docs/results.md from its template and plots/ (--check: only compare)
            sardfq --version
     """
 
@@ -26,6 +27,7 @@ public enum CLI {
             case "bench":
                 try runBench(rest)
                 return 0
+            case "report": return try report(rest)
             case "repl": return REPL().run()
             case "--version", "version", "-V":
                 print("sardfq \(Version.string)")
@@ -43,6 +45,30 @@ public enum CLI {
             FileHandle.standardError.write(Data("sardfq: \(error)\n".utf8))
             return 1
         }
+    }
+
+    /// `sardfq report [--check]`, run in the package root: writes docs/results.md, or with
+    /// `--check` exits 1 when the committed page differs from what the template and plots/ give.
+    static func report(_ args: [String]) throws -> Int32 {
+        guard args.allSatisfy({ $0 == "--check" }) else { throw UsageError("report takes only --check") }
+        let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        let page: String
+        do { page = try Report.generate(root: root) } catch let f as Report.Failure {
+            FileHandle.standardError.write(Data("sardfq: \(f)\n".utf8))
+            return 1
+        }
+        let target = root.appendingPathComponent("docs/results.md")
+        if args.contains("--check") {
+            guard (try? String(contentsOf: target, encoding: .utf8)) == page else {
+                FileHandle.standardError.write(Data("sardfq: docs/results.md is stale: run `sardfq report`\n".utf8))
+                return 1
+            }
+            print("docs/results.md is current")
+            return 0
+        }
+        try Data(page.utf8).write(to: target, options: .atomic)
+        print("wrote docs/results.md")
+        return 0
     }
 
     struct UsageError: Error {
