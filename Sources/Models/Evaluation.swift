@@ -24,6 +24,9 @@ public enum Evaluation {
             let k = logits.shape[1]
             for (i, label) in batch.labels.enumerated() {
                 let row = Array(UnsafeBufferPointer(start: logits.ptr + i * k, count: k))
+                // A NaN or infinite logit is never a correct answer (a NaN compares false to everything,
+                // so it would otherwise rank first).
+                guard row.allSatisfy(\.isFinite) else { continue }
                 let target = row[label]
                 // Rank = number of classes scoring strictly higher (ties count in our favour, like argmax order).
                 let higher = row.enumerated().filter { $0.element > target || ($0.element == target && $0.offset < label) }.count

@@ -61,6 +61,12 @@ public final class Parameters {
         if !missing.isEmpty || !unexpected.isEmpty || !mismatched.isEmpty {
             throw ModelError.loading(file: file, missing: missing, unexpected: unexpected, mismatched: mismatched)
         }
+        // NaN or infinite weights make every output NaN (and a NaN logit would rank first): refuse them by name.
+        for (k, v) in state where !ignoring(k) {
+            if let i = (0..<v.count).first(where: { !v.ptr[$0].isFinite }) {
+                throw ModelError.config("\(file): tensor '\(k)' holds a non-finite value (\(v.ptr[i]) at flat index \(i)); the checkpoint is damaged")
+            }
+        }
         for (k, v) in state where !ignoring(k) { table[k]!.ptr.update(from: v.ptr, count: v.count) }
     }
 

@@ -37,7 +37,8 @@ public enum ImageGrid {
                     let m = mean[ch0], s = std[ch0]
                     for y in 0..<h {
                         for x in 0..<w {
-                            let v = min(max(plane[y * w + x] * s + m, 0), 1)
+                            let raw = plane[y * w + x] * s + m
+                            let v = raw.isNaN ? 0 : min(max(raw, 0), 1)  // NaN pixels show black
                             let byte = UInt8((v * 255).rounded())
                             for sy in 0..<scale {
                                 let row = d + ((oy + y * scale + sy) * gw + ox + x * scale) * c + ch0

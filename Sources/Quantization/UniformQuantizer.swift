@@ -112,9 +112,8 @@ public final class UniformQuantizer: Quantizer {
         case .minMax:
             var lo = Float.infinity, hi = -Float.infinity
             for v in buf { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
-            let d = Swift.max((hi - lo) / levels, Float.ulpOfOne)
-            let z = Swift.min(Swift.max(-(lo / d).rounded(.toNearestOrEven), 0), qmax)
-            return (d, z)
+            // The same zero-width widening as the searched ranges: a constant c maps to itself.
+            return UniformQuantizer.rangeToScale(lo, hi, levels: levels)
         case .percentileMSE(let pcts):
             var buf = buf
             buf.sort()
@@ -186,7 +185,7 @@ public final class UniformQuantizer: Quantizer {
         return scales.withUnsafeBufferPointer { s in zeroPoints.withUnsafeBufferPointer { z in
             Tensor.fakeQuantOp(x, name: "fake_quant_uniform", unit: unit) { units, xp, yp, m in
                 let sp = s.baseAddress!, zp = z.baseAddress!
-                if unit == 1 {
+                if unit == 1 && !perRow {  // one scale for every element (rows of one element each have their own)
                     let b = units.lowerBound
                     UniformQuantizer.kernel(xp + b, yp + b, m.map { $0 + b }, units.count, sp, zp, stride: 0, lo, hi)
                     return

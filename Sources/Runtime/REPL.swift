@@ -120,7 +120,7 @@ public final class REPL {
       :help [name]   this text, or the help of a builtin
       :vars          the variables defined so far
       :time expr     run and show the elapsed time
-      :load file     run a recipe file in this session
+      :load file     run a recipe file in the running REPL
       :quit          leave
     help() lists every builtin by area.
     """

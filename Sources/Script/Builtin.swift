@@ -216,6 +216,18 @@ public struct Args {
             return Int(n)
         }
     }
+    /// An axis of a tensor of `rank` axes (negative counts from the end), checked and normalized:
+    /// one validator for every axis argument. `extra` admits that many positions past the last
+    /// axis (`stack` inserts a new one).
+    public func axis(_ name: String, rank: Int, extra: Int = 0) throws -> Int {
+        let v = try int(name), n = rank + extra
+        let a = v < 0 ? v + n : v
+        guard (0..<Swift.max(n, 1)).contains(a) else {
+            throw bad(name, "axis \(-Swift.max(n, 1))…\(Swift.max(n, 1) - 1) expected for a tensor of rank \(rank), got \(v)")
+        }
+        return a
+    }
+
     /// A list of strings (patterns, names).
     public func strings(_ name: String) throws -> [String] {
         try list(name).map { item in

@@ -164,9 +164,10 @@ extension Builtins {
                 var cfg = TrainingConfig()
                 cfg.epochs = try a.int("epochs"); cfg.batchSize = try a.int("batch"); cfg.lr = try a.float("lr")
                 cfg.seed = UInt64(try a.int("seed"))
+                guard cfg.lr.isFinite, cfg.lr > 0 else { throw a.bad("lr", "positive finite number expected, got \(cfg.lr)") }
                 let eps = try a.float("smoothing"), wd = try a.float("weight_decay")
                 guard eps >= 0, eps < 1 else { throw a.bad("smoothing", "number in [0, 1) expected, got \(eps)") }
-                guard wd >= 0 else { throw a.bad("weight_decay", "non-negative number expected, got \(wd)") }
+                guard wd >= 0, wd.isFinite else { throw a.bad("weight_decay", "non-negative finite number expected, got \(wd)") }
                 cfg.labelSmoothing = eps; cfg.weightDecay = wd
                 if !(try a.bool("augment")) { cfg.cropPadding = 0; cfg.flipProbability = 0 }
                 let trainer = Trainer(model: m, config: cfg)

@@ -83,7 +83,9 @@ extension Builtins {
             },
             Builtin(name: "int", summary: "Truncates a number toward zero.",
                     example: "print(int(3.7), int(-3.7))\n# expect: 3 -3", params: [Param("x", .number)]) { a in
-                .number(try a.number("x").rounded(.towardZero))
+                let x = try a.number("x")
+                guard x.isFinite else { throw a.bad("x", "finite number expected, got \(x)") }
+                return .number(x.rounded(.towardZero))
             },
             Builtin(name: "round", summary: "Rounds a number to `digits` decimals.",
                     example: "print(round(3.14159, digits: 2))\n# expect: 3.14",

@@ -91,7 +91,11 @@ extension Builtins {
         var o = SynthesisOptions(method: SynthesisMethod(rawValue: try a.string("method"))!)
         o.iterations = try a.int("iters")
         o.apa = try a.bool("apa"); o.msr = try a.bool("msr"); o.softLabels = try a.bool("sl")
-        if !a.isNone("alpha1") { o.alpha1 = try a.float("alpha1") }
+        if !a.isNone("alpha1") {
+            let v = try a.float("alpha1")
+            guard v.isFinite, v >= 0 else { throw a.bad("alpha1", "finite number ≥ 0 expected, got \(v)") }
+            o.alpha1 = v
+        }
         o.kAPA = try a.int("k_apa"); o.kMSR = try a.int("k_msr")
         o.priorKind = PriorKind(rawValue: try a.string("prior"))!
         o.apaBlocks = APABlockRange(rawValue: try a.string("apa_blocks"))!; o.depthWeighted = try a.bool("depth_weight")
@@ -105,7 +109,11 @@ extension Builtins {
             guard !j.isEmpty, j.allSatisfy({ $0 >= 0 }) else { throw a.bad("jitter", "non-negative pixel offsets per round expected, got \(j)") }
             o.jitter = j
         }
-        if !a.isNone("lr") { o.lr = try a.float("lr") }
+        if !a.isNone("lr") {
+            let v = try a.float("lr")
+            guard v.isFinite, v > 0 else { throw a.bad("lr", "positive finite number expected, got \(v)") }
+            o.lr = v
+        }
         o.tauScaling = TauScaling(rawValue: try a.string("tau_scaling"))!
         if !a.isNone("real") { o.realImages = try synthImages(a, "real") }
         if !a.isNone("labels") {

@@ -101,7 +101,8 @@ extension Builtins {
             Builtin(name: "mean", summary: "Mean of a tensor (over `axis`, or everything) or of a list of numbers.",
                     example: "print(mean([1, 2, 3, 4]), mean(tensor([1, 3])))\n# expect: 2.5 tensor() f32 [2]",
                     params: [Param("x", .oneOf([.list, .tensor])), axisParam, Param("keepdims", .bool, default: .bool(false), help: "keep reduced axes with size 1")]) { a in
-                if case .list(let l) = try a.value("x"), !l.items.isEmpty, l.items.allSatisfy({ if case .number = $0 { return true }; return false }) {
+                if case .list(let l) = try a.value("x"), l.items.isEmpty { throw a.bad("x", "the mean of an empty list is undefined") }
+                if case .list(let l) = try a.value("x"), l.items.allSatisfy({ if case .number = $0 { return true }; return false }) {
                     return .number(l.items.reduce(0) { if case .number(let n) = $1 { return $0 + n }; return $0 } / Double(l.items.count))
                 }
                 return .tensor(try a.tensor("x").mean(axes: try axesArgument(a), keepDims: try a.bool("keepdims")))
@@ -111,7 +112,7 @@ extension Builtins {
                     params: [Param("values", variadic: true), Param("axis", .optional(.integer()), default: .nothing), Param("keepdims", .bool, default: .bool(false), help: "keep reduced axes with size 1")]) { a in
                 if a.rest.count == 1, case .tensor(let t) = a.rest[0] {
                     if a.isNone("axis") { return .tensor(try t.reshape([t.count]).max(axis: 0)) }
-                    return .tensor(try t.max(axis: try a.int("axis"), keepDims: try a.bool("keepdims")))
+                    return .tensor(try t.max(axis: try a.axis("axis", rank: t.rank), keepDims: try a.bool("keepdims")))
                 }
                 return try numberExtremum(a, smallest: false)
             },
@@ -119,7 +120,7 @@ extension Builtins {
                     example: "print(argmax(tensor([1, 5, 2])), argmax(tensor([[1, 2], [4, 3]])))\n# expect: 1 [1, 0]",
                     params: [Param("x", .tensor), Param("axis", .integer(), default: .int(-1))]) { a in
                 let t = try a.tensor("x")
-                let idx = try t.argmax(axis: try a.int("axis"))
+                let idx = try t.argmax(axis: try a.axis("axis", rank: t.rank))
                 return t.rank == 1 ? .int(idx[0]) : .list(idx.map { .int($0) })
             },
             Builtin(name: "reshape", summary: "The same values with a new shape (one dimension may be -1).",
@@ -130,12 +131,14 @@ extension Builtins {
             Builtin(name: "flatten", summary: "Merges the axes from `start` on into one.",
                     example: "print(flatten(zeros([2, 3, 4]), start: 1).shape)\n# expect: [2, 12]",
                     params: [Param("x", .tensor), Param("start", .integer(), default: .int(0))]) { a in
-                .tensor(try a.tensor("x").flatten(from: try a.int("start")))
+                let x = try a.tensor("x")
+                return .tensor(try x.flatten(from: try a.axis("start", rank: x.rank)))
             },
             Builtin(name: "transpose", summary: "Swaps two axes (the last two by default).",
                     example: "print(transpose(zeros([2, 3])).shape)\n# expect: [3, 2]",
                     params: [Param("x", .tensor), Param("a", .integer(), default: .int(-2)), Param("b", .integer(), default: .int(-1))]) { a in
-                .tensor(try a.tensor("x").transpose(try a.int("a"), try a.int("b")))
+                let x = try a.tensor("x")
+                return .tensor(try x.transpose(try a.axis("a", rank: x.rank), try a.axis("b", rank: x.rank)))
             },
             Builtin(name: "permute", summary: "Reorders all axes.", example: "print(permute(zeros([2, 3, 4]), [2, 0, 1]).shape)\n# expect: [4, 2, 3]",
                     params: [Param("x", .tensor), Param("order", .list)]) { a in

@@ -94,6 +94,8 @@ public enum Synthesis {
             break
         }
         guard o.iterations >= 1, o.rounds >= 1 else { throw SynthesisError.invalid("iterations and rounds must be ≥ 1") }
+        if let lr = o.lr, !(lr.isFinite && lr > 0) { throw SynthesisError.invalid("lr must be a positive finite number, got \(lr)") }
+        if let a = o.alpha1, !(a.isFinite && a >= 0) { throw SynthesisError.invalid("alpha1 must be a finite number ≥ 0, got \(a)") }
         guard o.msrEvery >= 1 else { throw SynthesisError.invalid("msr_every must be ≥ 1, got \(o.msrEvery)") }
         let sardfq = o.method == .sardfq
         let useAPA = sardfq && o.apa, useMSR = sardfq && o.msr, useSL = sardfq && o.softLabels
@@ -231,7 +233,11 @@ public enum Synthesis {
             let plane = h * w
             for i in 0..<(count * c) {
                 let ch = i % c, l = lo[ch], u = hi[ch], p = x.ptr + i * plane
-                for k in 0..<plane { let v = p[k]; p[k] = v < l ? l : (v > u ? u : v) }  // NaN stays NaN (reported next iteration)
+                for k in 0..<plane { let v = p[k]; p[k] = v < l ? l : (v > u ? u : v) }  // NaN stays NaN (reported below)
+            }
+            // Every step's images are checked, the last one's included: a NaN step never returns.
+            if let bad = (0..<x.count).first(where: { !x.ptr[$0].isFinite }) {
+                throw SynthesisError.nonFinite(iteration: it + 1, term: "images", value: x.ptr[bad])
             }
             callbacks.progress?(it + 1, o.iterations, lastTerms)
             if o.snapshotEvery > 0, (it + 1) % o.snapshotEvery == 0 { callbacks.snapshot?(it + 1, x.copy()) }

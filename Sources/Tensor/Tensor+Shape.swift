@@ -21,6 +21,10 @@ extension Tensor {
     /// Flattens dimensions from `start` on into one.
     public func flatten(from start: Int = 0) throws -> Tensor {
         let a = start < 0 ? start + rank : start
+        guard (0..<Swift.max(rank, 1)).contains(a) else {
+            throw TensorError.argument(op: "flatten", message: "start \(start) is outside the axes of \(shapeString(shape))")
+        }
+        if rank == 0 { return try reshape([1]) }
         return try reshape(Array(shape[..<a]) + [shape[a...].reduce(1, *)])
     }
 

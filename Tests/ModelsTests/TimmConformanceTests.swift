@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Models
 import Tensor
+import Datasets
 
 /// Our ViT/DeiT and Swin against timm 1.0.31 on the committed fixtures (tools/make_fixtures.py).
 @Suite("timm conformance")
@@ -76,6 +77,30 @@ struct CheckpointTests {
             #expect(msg.contains("unexpected keys: blocks.9.attn.qkv.weight"))
             #expect(msg.contains("head.weight: checkpoint (3, 3) vs model (10, 48)"))
         }
+    }
+
+    /// NaN and infinite weights are refused at load, naming the tensor, and leave the model as it was.
+    @Test func nonFiniteWeightsAreRefusedByName() throws {
+        let fx = try Fixture("vit_gray")
+        for bad: Float in [.nan, .infinity] {
+            var state = fx.stateDict
+            let i = state.firstIndex { $0.0 == "blocks.0.mlp.fc1.weight" }!
+            let t = state[i].1.copy(); t.ptr[3] = bad; state[i].1 = t
+            let model = ModelFactory.build(fx.architecture)
+            let before = model.params.all.map { $0.1.array }
+            #expect(throws: ModelError.self) { try model.params.load(state, file: "nan.safetensors") }
+            do { try model.params.load(state, file: "nan.safetensors") } catch {
+                #expect("\(error)".contains("nan.safetensors") && "\(error)".contains("'blocks.0.mlp.fc1.weight'"))
+            }
+            #expect(model.params.all.map { $0.1.array } == before)
+        }
+    }
+
+    /// A NaN logit never counts as a correct answer (it compares false to everything).
+    @Test func nanLogitsAreNeverCorrect() throws {
+        let data = try ImageDataset(name: "t", images: Tensor.zeros([4, 1, 2, 2]), labels: [0, 1, 2, 0], classNames: ["a", "b", "c"], mean: [0], std: [1])
+        let acc = try Evaluation.accuracy(of: { x in Tensor.full([x.shape[0], 3], .nan) }, on: data)
+        #expect(acc.top1 == 0)
     }
 
     @Test func ownCheckpointCarriesItsArchitecture() throws {

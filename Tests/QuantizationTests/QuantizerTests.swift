@@ -14,6 +14,19 @@ import Tensor
         #expect(y.array == [-1, -1, -0.5, 0, 0, 0, 0.5, 0.5, 0.5])
     }
 
+    /// A constant (a zero-width range) maps to itself under every search, per tensor and per row.
+    @Test func constantsAndConstantRowsMapToThemselves() throws {
+        for search in [RangeSearch.minMax, .repq] {  // (symmetric: Δ = 2·max|x|/(2^b − 1) by definition)
+            let q = try UniformQuantizer(bits: 4, granularity: .tensor, search: search)
+            try q.calibrate(Tensor([7, 7]), site: "t")
+            #expect(try q.fakeQuant(Tensor([7, 7])).array == [7, 7], "\(search)")
+            let r = try UniformQuantizer(bits: 4, granularity: .rows, search: search)
+            let x = try Tensor([5, 7]).reshape([2, 1])
+            try r.calibrate(x, site: "t")
+            #expect(try r.fakeQuant(x).array == [5, 7], "\(search) per row")
+        }
+    }
+
     @Test func straightThroughGradientIsMaskedToTheRange() throws {
         let q = try UniformQuantizer(bits: 2)
         try q.set(scales: [0.5], zeroPoints: [2])

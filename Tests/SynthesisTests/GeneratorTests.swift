@@ -77,14 +77,39 @@ import Tensor
 
     @Test func nanStopsWithIterationAndTerm() throws {
         var o = options(.psaq, iters: 5)
-        o.lr = .nan
+        o.tvWeight = .nan
         do {
             _ = try Synthesis.generate(model: TinyModels.vit(), count: 2, seed: 1, options: o)
             Issue.record("expected the run to stop")
         } catch let e as SynthesisError {
             guard case let .nonFinite(it, term, v) = e else { Issue.record("wrong error \(e)"); return }
-            #expect(it == 2 && term == "pse" && v.isNaN)
-            #expect(e.description.contains("iteration 2") && e.description.contains("'pse'"))
+            #expect(it == 1 && term == "tv" && v.isNaN)
+            #expect(e.description.contains("iteration 1") && e.description.contains("'tv'"))
+        }
+    }
+
+    /// The images of every step are checked, the last one's included: with every loss weight 0 and
+    /// Adam's ε = 0 the one step divides 0 by 0, and the run must not return those images.
+    @Test func theLastStepIsChecked() throws {
+        var o = options(.psaq, iters: 1)
+        o.pseWeight = 0; o.ceWeight = 0; o.tvWeight = 0; o.eps = 0
+        do {
+            _ = try Synthesis.generate(model: TinyModels.vit(), count: 2, seed: 1, options: o)
+            Issue.record("expected the run to stop")
+        } catch let e as SynthesisError {
+            guard case let .nonFinite(it, term, _) = e else { Issue.record("wrong error \(e)"); return }
+            #expect(it == 1 && term == "images")
+        }
+    }
+
+    @Test func nonFiniteOrNegativeLRAndAlpha1AreRefused() {
+        for lr: Float in [.nan, .infinity, -0.1, 0] {
+            var o = options(.sardfq); o.lr = lr
+            #expect(throws: SynthesisError.self, "lr \(lr)") { try Synthesis.generate(model: TinyModels.vit(), count: 2, seed: 1, options: o) }
+        }
+        for a: Float in [.nan, .infinity, -1] {
+            var o = options(.sardfq); o.alpha1 = a
+            #expect(throws: SynthesisError.self, "alpha1 \(a)") { try Synthesis.generate(model: TinyModels.vit(), count: 2, seed: 1, options: o) }
         }
     }
 

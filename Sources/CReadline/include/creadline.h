@@ -16,7 +16,7 @@ char *crl_readline(const char *prompt, int *cancelled);
 
 void crl_free(char *p);
 void crl_add_history(const char *line);
-/// Appends this session's entries to the history file (keeps the last 2000 lines).
+/// Appends the entries typed since the REPL started to the history file (keeps the last 2000 lines).
 void crl_save_history(void);
 
 /// Installs a SIGINT handler (no SA_RESTART) that sets *flag = 1 instead of killing the process.
