@@ -120,6 +120,12 @@ private func twoSeriesFigure() throws -> Figure {
         #expect(c.width == 2 * 3 + 1 && c.height == 7 && c.channels == 3 && c.pixels[0] == 255)
         #expect(throws: PlotError.self) { try ImageGrid.render(Tensor.zeros([2, 2, 3, 3]), mean: [0, 0], std: [1, 1]) }
     }
+
+    /// NaN pixels (a diverged synthesis) render black instead of trapping in the byte conversion.
+    @Test func nanPixelsRenderBlack() throws {
+        let g = try ImageGrid.render(Tensor.full([1, 1, 4, 4], .nan), mean: [0.5], std: [0.5])
+        #expect(g.pixels.allSatisfy { $0 == 0 })
+    }
 }
 
 @Suite struct ResultTableTests {
