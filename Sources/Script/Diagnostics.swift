@@ -7,10 +7,12 @@ public final class SourceFile {
     /// The text split into lines (without terminators), for showing the line under a diagnostic.
     public let lines: [Substring]
 
+    /// Line ends are normalized to "\n", so a CRLF file reports the same positions as its LF twin.
     public init(name: String, text: String) {
         self.name = name
-        self.text = text
-        self.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let normalized = text.contains("\r") ? text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n") : text
+        self.text = normalized
+        self.lines = normalized.split(separator: "\n", omittingEmptySubsequences: false)
     }
 
     /// The text of 1-based line `n` (empty when out of range).

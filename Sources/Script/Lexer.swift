@@ -50,9 +50,25 @@ public struct Lexer {
     /// `line`/`col` let interpolated code be lexed with positions in the enclosing file.
     public init(file: SourceFile, text: String? = nil, line: Int = 1, col: Int = 1) {
         self.file = file
-        self.chars = Array(text ?? file.text)
+        self.chars = Lexer.characters(text ?? file.text)
         self.line = line
         self.col = col
+    }
+
+    /// The text's characters, except that a cluster Unicode fused onto an ASCII symbol (a quote
+    /// followed by a combining accent) is split into its scalars, so the symbol still lexes as itself.
+    static func characters(_ text: String) -> [Character] {
+        var out: [Character] = []
+        out.reserveCapacity(text.utf8.count)
+        for ch in text {
+            let scalars = ch.unicodeScalars
+            if scalars.count > 1, let first = scalars.first, first.isASCII, !first.properties.isAlphabetic {
+                out.append(contentsOf: scalars.map(Character.init))
+            } else {
+                out.append(ch)
+            }
+        }
+        return out
     }
 
     var here: SourcePos { SourcePos(file: file, line: line, col: col) }
@@ -94,10 +110,10 @@ public struct Lexer {
         }
         let start = here
         guard let c = peek() else { return Token(kind: .eof, text: "", pos: start) }
-        if c.isNumber { return lexNumber(start) }
+        if c.isDigit09 { return lexNumber(start) }
         if c.isLetter || c == "_" {
             var s = ""
-            while let d = peek(), d.isLetter || d.isNumber || d == "_" { s.append(advance()) }
+            while let d = peek(), d.isLetter || d.isDigit09 || d == "_" { s.append(advance()) }
             return Token(kind: Lexer.keywords.contains(s) ? .keyword : .ident, text: s, pos: start)
         }
         if c == "\"" || c == "'" { return lexString(start, quote: c) }
@@ -123,7 +139,7 @@ public struct Lexer {
         while k < chars.count, chars[k] == " " || chars[k] == "\t" { k += 1 }
         var word = ""
         while k < chars.count, chars[k].isLetter { word.append(chars[k]); k += 1 }
-        if k < chars.count, chars[k].isNumber || chars[k] == "_" { return false }
+        if k < chars.count, chars[k].isDigit09 || chars[k] == "_" { return false }
         return Lexer.statementKeywords.contains(word)
     }
 
@@ -138,14 +154,14 @@ public struct Lexer {
 
     mutating func lexNumber(_ start: SourcePos) -> Token {
         var s = ""
-        func digits() { while let d = peek(), d.isNumber || d == "_" { let x = advance(); if x != "_" { s.append(x) } } }
+        func digits() { while let d = peek(), d.isDigit09 || d == "_" { let x = advance(); if x != "_" { s.append(x) } } }
         digits()
-        if peek() == ".", let d = peek(1), d.isNumber { s.append(advance()); digits() }
+        if peek() == ".", let d = peek(1), d.isDigit09 { s.append(advance()); digits() }
         if let e = peek(), e == "e" || e == "E" {
             let sign = peek(1)
-            if let d = peek(1), d.isNumber {
+            if let d = peek(1), d.isDigit09 {
                 s.append(advance()); digits()
-            } else if sign == "+" || sign == "-", let d = peek(2), d.isNumber {
+            } else if sign == "+" || sign == "-", let d = peek(2), d.isDigit09 {
                 s.append(advance()); s.append(advance()); digits()
             }
         }
@@ -213,4 +229,9 @@ public struct Lexer {
         t.segments = segs
         return t
     }
+}
+
+extension Character {
+    /// 0–9 only: `isNumber` also accepts ², ½ and Arabic-Indic digits, which `Double` cannot read.
+    var isDigit09: Bool { isASCII && isWholeNumber }
 }

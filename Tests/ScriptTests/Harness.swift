@@ -68,7 +68,7 @@ struct Expectations {
     var checkOnly = false
 
     init(_ source: String) {
-        for raw in source.split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in SourceFile(name: "", text: source).lines {  // (line ends normalized as the lexer sees them)
             let line = raw.drop { $0 == " " }
             if line.hasPrefix("# expect: ") { output.append(String(line.dropFirst("# expect: ".count))) }
             else if line == "# expect:" { output.append("") }
