@@ -29,7 +29,7 @@ private let expectedOutputs: [String: [String]] = [
         + ["real", "psaq", "sardfq"].flatMap { ["plots/fig3_attention/\($0)_images.png", "plots/fig3_attention/\($0)_attention.png"] },
     "fig4_priors.dfq": ["plots/fig4_priors/table.md"]
         + ["gmm", "laplace", "real"].flatMap { k in ["2", "5"].map { "plots/fig4_priors/\(k)_block\($0).png" } },
-    "fig5_sensitivity.dfq": ["plots/fig5_sensitivity/table.md", "plots/fig5_sensitivity/alpha1.png", "plots/fig5_sensitivity/k_msr.png"],
+    "fig5_sensitivity.dfq": ["plots/fig5_sensitivity/vit-t-w4a4.md", "plots/fig5_sensitivity/vit-t-w4a4_alpha1.png", "plots/fig5_sensitivity/vit-t-w4a4_k_msr.png"],
     "tutorial.dfq": ["plots/tutorial/losses.md", "plots/tutorial/real_attention.png", "plots/tutorial/prior.png",
                      "plots/tutorial/synthetic_images.png"],
 ]
