@@ -80,7 +80,47 @@ public enum Architecture: Codable, Equatable, Sendable {
         return String(data: try! enc.encode(self), encoding: .utf8)!
     }
     public static func from(json: String) throws -> Architecture {
-        try JSONDecoder().decode(Architecture.self, from: Data(json.utf8))
+        let a = try JSONDecoder().decode(Architecture.self, from: Data(json.utf8))
+        try a.validate()
+        return a
+    }
+
+    /// Checks that the architecture can be built: positive sizes that divide evenly, heads that
+    /// divide the width, and bounded sizes (a damaged checkpoint's metadata is refused here, not
+    /// trapped on or allocated in the model's constructor). Limits are far above any timm model.
+    public func validate() throws {
+        func need(_ ok: Bool, _ what: String) throws { if !ok { throw ModelError.config("architecture: \(what)") } }
+        func common(_ img: [Int], _ patch: Int, _ chans: Int, _ classes: Int, _ dim: Int, _ mlp: Double) throws {
+            try need(img.count == 2 && img.allSatisfy { (1...4096).contains($0) }, "image size must be two sizes in 1…4096, got \(img)")
+            try need((1...img.min()!).contains(patch), "patch size must be in 1…\(img.min()!), got \(patch)")
+            try need(img.allSatisfy { $0 % patch == 0 }, "image size \(img) is not a multiple of the patch size \(patch)")
+            try need((1...64).contains(chans), "input channels must be in 1…64, got \(chans)")
+            try need((1...100_000).contains(classes), "classes must be in 1…100000, got \(classes)")
+            try need((1...16384).contains(dim), "embedding width must be in 1…16384, got \(dim)")
+            try need(mlp.isFinite && mlp > 0 && mlp <= 64 && Int(Double(dim) * mlp) >= 1, "mlp ratio must be in (0, 64], got \(mlp)")
+        }
+        switch self {
+        case .vit(let c):
+            try common(c.imgSize, c.patchSize, c.inChans, c.numClasses, c.embedDim, c.mlpRatio)
+            try need((1...256).contains(c.depth), "depth must be in 1…256, got \(c.depth)")
+            try need(c.numHeads >= 1 && c.embedDim % c.numHeads == 0, "heads (\(c.numHeads)) must divide the width \(c.embedDim)")
+        case .swin(let c):
+            try common(c.imgSize, c.patchSize, c.inChans, c.numClasses, c.embedDim, c.mlpRatio)
+            try need(!c.depths.isEmpty && c.depths.count <= 8 && c.depths.allSatisfy { (1...256).contains($0) }, "depths must be 1–8 stages of 1…256 blocks, got \(c.depths)")
+            try need(c.numHeads.count == c.depths.count, "one head count per stage expected, got \(c.numHeads) for \(c.depths.count) stages")
+            try need(c.windowSize >= 1, "window size must be ≥ 1, got \(c.windowSize)")
+            try need(c.embedDim << (c.depths.count - 1) <= 65536, "the last stage's width \(c.embedDim << (c.depths.count - 1)) is too large")
+            var h = c.imgSize[0] / c.patchSize, w = c.imgSize[1] / c.patchSize
+            for (s, heads) in c.numHeads.enumerated() {
+                if s > 0 {
+                    try need(h % 2 == 0 && w % 2 == 0, "stage \(s): a \(h)×\(w) grid cannot be merged 2×2")
+                    h /= 2; w /= 2
+                }
+                let win = Swift.min(c.windowSize, Swift.min(h, w))
+                try need(h % win == 0 && w % win == 0, "stage \(s): the \(h)×\(w) grid is not a multiple of the window \(win)")
+                try need(heads >= 1 && (c.embedDim << s) % heads == 0, "stage \(s): heads (\(heads)) must divide the width \(c.embedDim << s)")
+            }
+        }
     }
 }
 

@@ -96,6 +96,21 @@ struct CheckpointTests {
         }
     }
 
+    /// Every preset is a valid architecture; damaged metadata is refused with a message, never trapped on.
+    @Test func architectureMetadataIsValidated() throws {
+        for p in Presets.all { try p.architecture.validate() }
+        let good = Presets.all.first { $0.name == "vit-t" }!.architecture.json()
+        for (key, bad) in [("patchSize", "0"), ("patchSize", "-4"), ("numHeads", "0"), ("embedDim", "-64"), ("depth", "-1"),
+                           ("mlpRatio", "1e30"), ("numClasses", "-10"), ("imgSize", "[]"), ("imgSize", "[1000000, 32]")] {
+            let json = good.replacingOccurrences(of: #"("\#(key)"\s*:\s*)(\[[^\]]*\]|[-0-9.e]+)"#, with: "$1\(bad)", options: .regularExpression)
+            #expect(json != good, "\(key) was not replaced in \(good)")
+            #expect(throws: (any Error).self, "\(key) = \(bad)") { _ = try Architecture.from(json: json) }
+        }
+        let swinGood = Presets.all.first { $0.name == "swin-t" }!.architecture.json()
+        let swinBad = swinGood.replacingOccurrences(of: #"("windowSize"\s*:\s*)\d+"#, with: "$10", options: .regularExpression)
+        #expect(throws: (any Error).self) { _ = try Architecture.from(json: swinBad) }
+    }
+
     /// A NaN logit never counts as a correct answer (it compares false to everything).
     @Test func nanLogitsAreNeverCorrect() throws {
         let data = try ImageDataset(name: "t", images: Tensor.zeros([4, 1, 2, 2]), labels: [0, 1, 2, 0], classNames: ["a", "b", "c"], mean: [0], std: [1])
