@@ -117,6 +117,37 @@ public enum Safetensors {
         }
     }
 
+    /// The first key that occurs twice at the top level of a JSON object (nil if none). Strings are
+    /// scanned with their escapes; nested objects and arrays are skipped by depth.
+    static func duplicateTopLevelKey(_ b: UnsafeBufferPointer<UInt8>) -> String? {
+        var seen = Set<String>(), depth = 0, i = 0, expectKey = false
+        while i < b.count {
+            let c = b[i]
+            if c == UInt8(ascii: "\"") {
+                var j = i + 1, bytes: [UInt8] = []
+                while j < b.count, b[j] != UInt8(ascii: "\"") {
+                    if b[j] == UInt8(ascii: "\\"), j + 1 < b.count { bytes.append(b[j]); j += 1 }
+                    bytes.append(b[j]); j += 1
+                }
+                if depth == 1 && expectKey {
+                    let key = String(decoding: bytes, as: UTF8.self)
+                    if !seen.insert(key).inserted { return key }
+                    expectKey = false
+                }
+                i = j + 1
+                continue
+            }
+            switch c {
+            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1; if depth == 1 { expectKey = true }
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            case UInt8(ascii: ","): if depth == 1 { expectKey = true }
+            default: break
+            }
+            i += 1
+        }
+        return nil
+    }
+
     /// Parses and validates the header; returns entries sorted by offset, the metadata and the
     /// byte position where the data section starts.
     static func parseHeader(_ raw: UnsafeRawBufferPointer, file: String) throws -> ([Entry], [String: String], Int) {
@@ -147,6 +178,10 @@ public enum Safetensors {
         }
         guard let object = json as? [String: Any] else {
             throw SafetensorsError(.invalidHeader, file: file, "header is not a JSON object")
+        }
+        // JSON parsers keep one of two equal keys silently; the reference refuses the header.
+        if let dup = duplicateTopLevelKey(headerBytes.bindMemory(to: UInt8.self)) {
+            throw SafetensorsError(.invalidHeader, file: file, key: dup, "the header names '\(dup)' twice")
         }
 
         var metadata: [String: String] = [:]

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Tensor
+@testable import Tensor
 
 /// A raw safetensors buffer from a header string and data bytes (for hand-made corruptions).
 private func rawFile(header: String, data: [UInt8], headerLength: UInt64? = nil) -> Data {
@@ -130,6 +130,17 @@ private func errorFor(_ data: Data, _ name: String) throws -> SafetensorsError {
         #expect(e2.kind == .unsupportedDtype && e2.key == "w")
         let meta = rawFile(header: #"{"__metadata__":{"a":1}}"#, data: [])
         #expect(try errorFor(meta, "meta.safetensors").kind == .invalidHeader)
+    }
+
+    /// Two entries of one name are refused (a JSON parser would silently keep one); equal keys
+    /// inside different nested objects, or inside a string, are fine.
+    @Test func duplicateKeysAreRefused() throws {
+        let dup = rawFile(header: #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+                          data: [UInt8](repeating: 0, count: 8))
+        let e = try errorFor(dup, "dup.safetensors")
+        #expect(e.kind == .invalidHeader && e.key == "w" && e.description.contains("twice"))
+        let nested = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b\"shape":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
+        #expect(Array(nested.utf8).withUnsafeBufferPointer { Safetensors.duplicateTopLevelKey($0) } == nil)
     }
 
     @Test func overlappingAndOutOfBoundsOffsets() throws {
