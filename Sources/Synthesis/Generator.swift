@@ -114,6 +114,10 @@ public enum Synthesis {
             draws.realIndices = p.realIndices
             draws.priors = apaUsed.map { ($0.block, $0.prior) }
         }
+        // Targets that do not follow the augmentation are the same every iteration: made once.
+        let fixedTargets = o.apaView == .moved ? nil : apaUsed.map {
+            apaTarget($0.prior, block: info.blocks[$0.block], inputSize: (h, w), offset: 0, flip: false, options: o)
+        }
         var boxes: [PixelBox] = [], regionLabels: [Int] = []
         if useMSR {
             var mr = root.derive("msr")
@@ -198,8 +202,8 @@ public enum Synthesis {
                 let maps = try apaUsed.map {
                     try info.attentionMap(block: $0.block, probs: out.attention[$0.block], batch: count, first: cleanAPA ? count : 0)
                 }
-                let targets = apaUsed.map {
-                    apaTarget($0.prior, block: info.blocks[$0.block], inputSize: (h, w), offset: cleanAPA ? 0 : off, flip: cleanAPA ? false : flip, options: o)
+                let targets = fixedTargets ?? apaUsed.map {
+                    apaTarget($0.prior, block: info.blocks[$0.block], inputSize: (h, w), offset: off, flip: flip, options: o)
                 }
                 let apa = try Losses.apaLoss(maps: maps, priors: targets, weights: apaUsed.map(\.weight))
                 terms.append(("apa", apa * alpha1))
