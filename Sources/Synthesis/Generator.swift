@@ -209,7 +209,7 @@ public enum Synthesis {
                 terms.append(("apa", apa * alpha1))
             }
             let ceName = useSL ? "sl" : "ce"
-            func weighted(_ t: Tensor) throws -> Tensor { o.ceWeight == 1 ? t : try t * o.ceWeight }
+            func weighted(_ t: Tensor) -> Tensor { o.ceWeight == 1 ? t : t * o.ceWeight }
             // The cross-entropy sees the augmented images and the crops, never the clean APA rows.
             let whole = cleanAPA || withRegions ? try out.logits.slice(axis: 0, start: 0, end: count) : out.logits
             let crops = withRegions ? try out.logits.slice(axis: 0, start: cleanAPA ? 2 * count : count) : nil
