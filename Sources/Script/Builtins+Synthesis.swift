@@ -89,7 +89,21 @@ extension Builtins {
 
     static func synthOptions(_ a: Args, model: ScriptModel) throws -> SynthesisOptions {
         var o = SynthesisOptions(method: SynthesisMethod(rawValue: try a.string("method"))!)
-        o.iterations = try a.int("iters")
+        // SMI's own length (4000) unless given; the others' 1000.
+        o.iterations = a.isNone("iters") ? (o.method == .smi ? 4000 : 1000) : try a.int("iters")
+        if o.method == .smi {
+            let at = try a.ints("prune_at")
+            guard at.allSatisfy({ $0 >= 0 }), zip(at, at.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                throw a.bad("prune_at", "increasing iterations ≥ 0 expected, got \(at)")
+            }
+            let ratios: [Float]
+            if case .number = try a.value("prune_ratio") { ratios = [try a.float("prune_ratio")] }
+            else { ratios = try Builtins.numbers(try a.value("prune_ratio"), a, "prune_ratio").map(Float.init) }
+            guard !ratios.isEmpty, ratios.allSatisfy({ $0 > 0 && $0 < 1 }) else {
+                throw a.bad("prune_ratio", "fractions strictly between 0 and 1 expected, got \(ratios)")
+            }
+            o.smi.pruneAt = at; o.smi.pruneRatio = ratios
+        }
         o.apa = try a.bool("apa"); o.msr = try a.bool("msr"); o.softLabels = try a.bool("sl")
         if !a.isNone("alpha1") {
             let v = try a.float("alpha1")
@@ -138,20 +152,24 @@ extension Builtins {
                                    help: "APA's blocks: \"paper\" (1-based L/2 … L), \"latter_half\" or \"all\"")
         return [
             Builtin(name: "synthesize",
-                    summary: "Calibration images for a model: \"noise\", \"real\", \"psaq\" (PSAQ-ViT) or \"sardfq\" (APA + MSR + SL).",
+                    summary: "Calibration images for a model: \"noise\", \"real\", \"psaq\" (PSAQ-ViT), \"smi\" (Sparse Model Inversion) or \"sardfq\" (APA + MSR + SL).",
                     help: """
                     Images start as N(0, 1) in the model's normalized space and are optimised with Adam (betas 0.5, 0.9), \
                     two rounds of warm-up + cosine, random roll jitter and flips, clamped to the image of [0, 1] (METHOD.md §2–3). \
                     `apa`, `msr`, `sl` switch SARDFQ's components; without all three the loss is CE + TV. `real` gives real \
                     images (B, C, H, W) for method "real" and prior "real". The result is cached by a hash of the weights, \
                     the options and the seed; the same seed gives the same images bit for bit. `on_snapshot(iter, images)` \
-                    is called every `snapshot_every` iterations.
+                    is called every `snapshot_every` iterations. Method "smi" (ViT/DeiT only) is Sparse Model Inversion: \
+                    CE + TV-L2 with Adam (lr 0.25, betas 0.5, 0.99), rolls up to 1/8 of the side, and at each iteration of \
+                    `prune_at` the patches the class token attends to least (`prune_ratio` of those left) leave every later \
+                    pass; its images keep only the remaining patches (docs/synthesis.md, "SMI").
                     """,
                     example: "let net = model(\"vit-t\", weights: \"random\")\nlet imgs = synthesize(net, method: \"sardfq\", images: 4, iters: 4, seed: 1)\nprint(imgs.images.shape)\n# expect: [4, 1, 32, 32]",
                     params: [modelParam,
                              Param("method", .choice(SynthesisMethod.allCases.map(\.rawValue)), default: .string("sardfq")),
                              Param("images", .integer(1...4096), default: .int(32), help: "number of images"),
-                             Param("iters", .integer(1...1_000_000), default: .int(1000)),
+                             Param("iters", .optional(.integer(1...1_000_000)), default: .nothing,
+                                   help: "optimisation steps (default 1000; SMI 4000)"),
                              Param("seed", .integer(0...Int(Int32.max)), default: .int(0)),
                              Param("apa", .bool, default: .bool(true)), Param("msr", .bool, default: .bool(true)),
                              Param("sl", .bool, default: .bool(true)),
@@ -178,6 +196,10 @@ extension Builtins {
                              Param("real", .optional(.oneOf([.tensor, .object("imageset")])), default: .nothing),
                              Param("labels", .optional(.list), default: .nothing,
                                    help: "target classes, repeated to `images` (default: drawn uniformly)"),
+                             Param("prune_at", .list, default: .list([.number(50), .number(100), .number(200), .number(300)]),
+                                   help: "SMI: iterations at which the least-attended patches are dropped"),
+                             Param("prune_ratio", .oneOf([.number, .list]), default: .number(0.3),
+                                   help: "SMI: fraction of the remaining patches dropped at each step (one, or one per step)"),
                              Param("snapshot_every", .integer(0...1_000_000), default: .int(0)),
                              Param("on_snapshot", .optional(.function), default: .nothing)]) { a in
                 let m = try synthModel(a)
@@ -193,7 +215,7 @@ extension Builtins {
                 if !a.interpreter.context.fresh, a.isNone("on_snapshot"), let d = cache.lookup(key: key) {
                     return .object(ImageSetValue(try ImageSet.load(data: d, file: "cache \(key)")))
                 }
-                let progress = Progress(total: o.method == .psaq || o.method == .sardfq ? o.iterations : 1,
+                let progress = Progress(total: [.psaq, .sardfq, .smi].contains(o.method) ? o.iterations : 1,
                                         label: "synthesize \(o.method.rawValue)")
                 defer { progress.finish() }
                 var snapshotError: Error?

@@ -56,6 +56,20 @@ public enum Synthesis {
         return (try noGrad { try pool.indexSelect(axis: 0, indices: idx).copy() }, idx)
     }
 
+    /// Clamps every channel of the images to the normalized image of [0, 1] (`lo`, `hi` per channel)
+    /// and checks them: every step's images are checked, the last one's included, so a NaN step
+    /// never returns. - x: (B, C, H, W), modified in place
+    static func clampToImage(_ x: Tensor, lo: [Float], hi: [Float], iteration: Int) throws {
+        let c = x.shape[1], plane = x.shape[2] * x.shape[3]
+        for i in 0..<(x.shape[0] * c) {
+            let ch = i % c, l = lo[ch], u = hi[ch], p = x.ptr + i * plane
+            for k in 0..<plane { let v = p[k]; p[k] = v < l ? l : (v > u ? u : v) }  // NaN stays NaN (reported below)
+        }
+        if let bad = (0..<x.count).first(where: { !x.ptr[$0].isFinite }) {
+            throw SynthesisError.nonFinite(iteration: iteration, term: "images", value: x.ptr[bad])
+        }
+    }
+
     /// Generates `count` calibration images for `model`.
     /// - returns: an `ImageSet` with images (count, C, H, W) in normalized space.
     public static func generate(model: VisionModel, count: Int, seed: UInt64, options o: SynthesisOptions = SynthesisOptions(),
@@ -90,6 +104,8 @@ public enum Synthesis {
             if let rl = o.realLabels { draws.labels = idx.map { rl[$0] } }
             return ImageSet(images: x, labels: draws.labels, softTargets: SoftLabels.oneHot(draws.labels, numClasses: classes),
                             mean: mean, std: std, method: o.method.rawValue, seed: seed, draws: draws, info: ["options": o.summary])
+        case .smi:
+            return try generateSMI(model: model, count: count, seed: seed, labels: draws.labels, options: o, callbacks: callbacks)
         case .psaq, .sardfq:
             break
         }
@@ -233,16 +249,7 @@ public enum Synthesis {
             x.zeroGrad()
             try total.backward()
             opt.step()
-            // Clamp every channel to the normalized image of [0, 1].
-            let plane = h * w
-            for i in 0..<(count * c) {
-                let ch = i % c, l = lo[ch], u = hi[ch], p = x.ptr + i * plane
-                for k in 0..<plane { let v = p[k]; p[k] = v < l ? l : (v > u ? u : v) }  // NaN stays NaN (reported below)
-            }
-            // Every step's images are checked, the last one's included: a NaN step never returns.
-            if let bad = (0..<x.count).first(where: { !x.ptr[$0].isFinite }) {
-                throw SynthesisError.nonFinite(iteration: it + 1, term: "images", value: x.ptr[bad])
-            }
+            try clampToImage(x, lo: lo, hi: hi, iteration: it + 1)
             callbacks.progress?(it + 1, o.iterations, lastTerms)
             if o.snapshotEvery > 0, (it + 1) % o.snapshotEvery == 0 { callbacks.snapshot?(it + 1, x.copy()) }
         }

@@ -20,6 +20,8 @@ public struct SynthesisDraws {
     public var regionZ: Tensor? = nil
     /// Indices into the real image pool (method `.real`, or real priors).
     public var realIndices: [Int] = []
+    /// SMI: the patches each image kept after the last pruning step (row-major grid indices, sorted).
+    public var keptPatches: [[Int]] = []
     public init() {}
 }
 
@@ -78,6 +80,9 @@ public final class ImageSet {
         if let z = draws.imageZ { t.append(("draws.image_z", z)) }
         if let z = draws.regionZ { t.append(("draws.region_z", z)) }
         if !draws.realIndices.isEmpty { t.append(("draws.real_indices", floats(draws.realIndices))) }
+        if let k = draws.keptPatches.first?.count, k > 0 {
+            t.append(("draws.kept_patches", try Tensor(shape: [draws.keptPatches.count, k], draws.keptPatches.flatMap { $0.map(Float.init) })))
+        }
         var meta = info
         meta["format"] = ImageSet.format
         meta["method"] = method
@@ -131,6 +136,10 @@ public final class ImageSet {
         }
         d.imageZ = f["draws.image_z"]; d.regionZ = f["draws.region_z"]
         d.realIndices = f["draws.real_indices"].map(ints) ?? []
+        if let k = f["draws.kept_patches"], k.rank == 2 {
+            let v = ints(k)
+            d.keptPatches = (0..<k.shape[0]).map { Array(v[($0 * k.shape[1])..<(($0 + 1) * k.shape[1])]) }
+        }
         var info = f.metadata
         for k in ["format", "method", "seed", "mean", "std"] { info[k] = nil }
         return ImageSet(images: try need("images"), labels: labels, softTargets: try need("soft_targets"),

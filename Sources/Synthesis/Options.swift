@@ -11,6 +11,33 @@ public enum SynthesisMethod: String, CaseIterable, Codable {
     case psaq
     /// SARDFQ: α1·APA + SL (or CE) + TV, with MSR crops (METHOD §3).
     case sardfq
+    /// Sparse Model Inversion (Hu et al., ICML 2024): CE + TV-L2 inversion whose later passes run
+    /// on the patches the class token attends to most (ViT/DeiT only).
+    case smi
+}
+
+/// Sparse Model Inversion's settings (its data-free quantization configuration: Egg-Hu/SMI's
+/// `test_quant.py` and README).
+public struct SMIOptions {
+    /// Iterations (0-based, counted from the start) at which the patches are ranked and the lowest
+    /// dropped. [decision] Absolute, not scaled with the iteration count: they mark how far the
+    /// inversion has come when the class token's attention is read, as in SMI (50, 100, 200, 300 of 4000).
+    public var pruneAt = [50, 100, 200, 300]
+    /// Fraction of the remaining patches dropped at each step of `pruneAt` (one value for all, or one
+    /// per step): 0.3 four times keeps 24 % (64 → 44 → 30 → 21 → 14 patches on an 8×8 grid).
+    public var pruneRatio: [Float] = [0.3]
+    /// Weight of the plain TV-L2 prior; nil means SMI's 1e-4 at 32×3×224×224, scaled by √(n₀/n) for
+    /// n pixels in the batch. [decision] The TV is a sum of Frobenius norms (it grows with √n) while the
+    /// CE does not grow, so this keeps the prior's share of the loss at every image size (as τ's `.sqrtPixels`).
+    public var tvWeight: Float? = nil
+    /// Adam's betas (SMI: 0.5, 0.99; no learning-rate schedule).
+    public var betas: (Float, Float) = (0.5, 0.99)
+    /// The largest roll in each axis as a fraction of the image side (SMI: 1/8).
+    public var jitterFraction: Float = 0.125
+    public init() {}
+
+    /// The ratio of prune step `k`.
+    public func ratio(step k: Int) -> Float { pruneRatio[Swift.min(k, pruneRatio.count - 1)] }
 }
 
 /// How the TV target τ follows the image size (see `SynthesisOptions.tauScaling`).
@@ -88,14 +115,14 @@ public enum SynthesisError: Error, CustomStringConvertible, Equatable {
 /// Options of every generator. Defaults are METHOD.md's; every [decision] there is an option here.
 public struct SynthesisOptions {
     public var method: SynthesisMethod = .sardfq
-    /// Total optimisation steps (PSAQ-ViT: 2 rounds × 500).
+    /// Total optimisation steps (PSAQ-ViT: 2 rounds × 500; SMI: 4000).
     public var iterations = 1000
     /// Rounds of warm-up + cosine; Adam state is kept across rounds.
     public var rounds = 2
     /// Warm-up length as a fraction of a round (PSAQ-ViT: 100 of 500). [decision] scaled this way
     /// when a round is not 500 steps.
     public var warmupFraction = 0.2
-    /// Adam learning rate; nil means 0.20 for ViT/DeiT and 0.25 for Swin.
+    /// Adam learning rate; nil means 0.20 for ViT/DeiT and 0.25 for Swin (SMI: 0.25).
     public var lr: Float? = nil
     public var betas: (Float, Float) = (0.5, 0.9)
     public var eps: Float = 1e-8
@@ -170,6 +197,9 @@ public struct SynthesisOptions {
     /// nil draws them uniformly. Figure 1(a) on ImageNet uses it to show a few classes, many images each.
     public var labels: [Int]? = nil
 
+    /// Sparse Model Inversion's settings (method `.smi`).
+    public var smi = SMIOptions()
+
     /// Call the snapshot callback every this many iterations (0: never).
     public var snapshotEvery = 0
 
@@ -200,6 +230,10 @@ public struct SynthesisOptions {
                       "prior=\(priorKind.rawValue)", "apa_blocks=\(apaBlocks.rawValue)", "depth_weight=\(depthWeighted)",
                       "apa_view=\(apaView.rawValue)", "window_priors=\(windowPriors)", "sl_scale=\(softLabelScale.rawValue)",
                       "regions=\(regionWeighting.rawValue)", "msr_every=\(msrEvery)"]
+        }
+        if method == .smi {
+            parts += ["prune_at=\(smi.pruneAt)", "prune_ratio=\(smi.pruneRatio)", "smi_tv=\(smi.tvWeight.map { "\($0)" } ?? "auto")",
+                      "smi_betas=\(smi.betas.0),\(smi.betas.1)", "smi_jitter=\(smi.jitterFraction)"]
         }
         // Only when set, so the cache keys of runs with drawn labels are unchanged.
         if let labels { parts.append("labels=\(labels)") }

@@ -146,6 +146,31 @@ extension Tensor {
         }
     }
 
+    /// Per item of the batch, picks its own rows: out[b, j] = x[b, rows[b][j]] (SMI's kept tokens).
+    /// Every item keeps the same number of rows. - x: (B, N, D) → (B, K, D); gradients scatter back
+    /// to the picked rows, the others get none.
+    public func gatherTokens(_ rows: [[Int]]) throws -> Tensor {
+        guard rank == 3, rows.count == shape[0] else {
+            throw TensorError.shape(op: "gather_tokens", message: "expected (B, N, D) with B = \(rows.count) index lists, got \(shapeString(shape))")
+        }
+        let (n, d) = (shape[1], shape[2]), k = rows.first?.count ?? 0
+        for (b, r) in rows.enumerated() {
+            guard r.count == k else { throw TensorError.argument(op: "gather_tokens", message: "item \(b) keeps \(r.count) rows, item 0 keeps \(k)") }
+            if let bad = r.first(where: { $0 < 0 || $0 >= n }) {
+                throw TensorError.argument(op: "gather_tokens", message: "row \(bad) of item \(b) is out of range 0..<\(n)")
+            }
+        }
+        // Flat row indices into (B·N, D), so one row gather does the whole batch.
+        let flat = rows.enumerated().flatMap { b, r in r.map { b * n + $0 } }
+        let out = Tensor(uninitialized: [shape[0], k, d])
+        Tensor.gatherRows(ptr, flat, out.ptr, d, add: nil, accumulate: false)
+        return out.record("gather_tokens", [self]) { [self] g in
+            guard self.requiresGrad else { return }
+            let gx = self.gradBuffer()  // rows are distinct per item, but add anyway (repeats allowed)
+            for (i, src) in flat.enumerated() { let s = g + i * d, t = gx + src * d; for c in 0..<d { t[c] += s[c] } }
+        }
+    }
+
     /// Joins tensors along `axis`; all other dimensions must agree.
     public static func concat(_ ts: [Tensor], axis: Int) throws -> Tensor {
         guard let first = ts.first else { throw TensorError.argument(op: "concat", message: "needs at least one tensor") }

@@ -42,6 +42,7 @@ let gradCases: [GradCase] = [
     GradCase("permute", { [randn([2, 3, 4], seed: 26)] }) { try $0[0].permute([2, 0, 1]) },
     GradCase("transpose", { [randn([3, 5], seed: 27)] }) { try $0[0].transpose(0, 1) },
     GradCase("slice", { [randn([4, 6], seed: 28)] }) { try $0[0].slice(axis: 1, start: 1, end: 5, step: 2) },
+    GradCase("gather_tokens per item", { [randn([2, 5, 3], seed: 30)] }) { try $0[0].gatherTokens([[0, 3, 4], [2, 1, 0]]) },
     GradCase("index_select repeats", { [randn([5, 3], seed: 29)] }) { try $0[0].indexSelect(axis: 0, indices: [4, 0, 4, 2]) },
     GradCase("concat", { [randn([2, 3], seed: 30), randn([2, 2], seed: 31)] }) { try Tensor.concat([$0[0], $0[1]], axis: 1) },
     GradCase("stack", { [randn([2, 3], seed: 32), randn([2, 3], seed: 33)] }) { try Tensor.stack([$0[0], $0[1]], axis: 1) },
