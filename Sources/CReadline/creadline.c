@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 #include <readline/history.h>
 #include <readline/readline.h>
@@ -59,17 +60,41 @@ static char **attempted_completion(const char *text, int start, int end) {
     return rl_completion_matches(text, generator);
 }
 
+// The terminal's interrupt, suspend and quit keys while readline edits (see prep_terminal).
+static cc_t key_intr = 3, key_susp = 26, key_quit = 28;
+static int keys_in_band = 0;
+
+// Readline's terminal setup, then the signal keys turned into plain bytes: a SIGINT raced the keys
+// typed right after Ctrl-C (one arriving first was taken into the line the interrupt then dropped);
+// in band, Ctrl-C is ordered with them. While a command runs (readline's deprep restores the
+// terminal), Ctrl-C is a signal again.
+static void prep_terminal(int meta) {
+    rl_prep_terminal(meta);
+    int fd = fileno(rl_instream ? rl_instream : stdin);
+    struct termios t;
+    keys_in_band = 0;
+    if (isatty(fd) && tcgetattr(fd, &t) == 0 && (t.c_lflag & ISIG)) {
+        key_intr = t.c_cc[VINTR]; key_susp = t.c_cc[VSUSP]; key_quit = t.c_cc[VQUIT];
+        t.c_lflag &= ~(tcflag_t)ISIG;
+        if (tcsetattr(fd, TCSANOW, &t) == 0) keys_in_band = 1;
+    }
+}
+
+static int cancel_line(void) {
+    line_cancelled = 1;
+    rl_replace_line("", 0);
+    rl_point = rl_end = 0;
+    return '\n';
+}
+
 // Reads one byte; on Ctrl-C empties the line and ends it. Polls with a timeout instead of relying
 // on EINTR, because the signal may be delivered to another thread of the process.
 static int getc_interruptible(FILE *stream) {
     int fd = fileno(stream);
     for (;;) {
-        if (interrupt_flag && *interrupt_flag) {
+        if (interrupt_flag && *interrupt_flag) {  // a SIGINT from elsewhere (kill -INT)
             *interrupt_flag = 0;
-            line_cancelled = 1;
-            rl_replace_line("", 0);
-            rl_point = rl_end = 0;
-            return '\n';
+            return cancel_line();
         }
         struct pollfd p = { .fd = fd, .events = POLLIN };
         int r = poll(&p, 1, 100);
@@ -77,6 +102,16 @@ static int getc_interruptible(FILE *stream) {
         if (r <= 0) continue;
         unsigned char c;
         ssize_t n = read(fd, &c, 1);
+        if (n == 1 && keys_in_band && c == key_intr && key_intr != _POSIX_VDISABLE) return cancel_line();
+        if (n == 1 && keys_in_band && (c == key_susp || c == key_quit) && c != _POSIX_VDISABLE) {
+            // Suspend or quit as the terminal would have: restore it, raise the signal, and on
+            // resuming (SIGCONT) take the terminal back and redraw the line.
+            rl_deprep_terminal();
+            kill(getpid(), c == key_susp ? SIGTSTP : SIGQUIT);
+            prep_terminal(1);
+            rl_forced_update_display();
+            continue;
+        }
         if (n == 1) return c;
         if (n == 0) return EOF;
         if (errno != EINTR && errno != EAGAIN) return EOF;
@@ -91,6 +126,7 @@ void crl_init(const char *path, crl_complete_fn complete) {
     rl_completer_word_break_characters = " \t\n\"'`@$><=;|&{(,[+-*/%:)]}!";
     rl_catch_signals = 0;  // our SIGINT handler + getc decide what Ctrl-C does
     rl_getc_function = getc_interruptible;
+    rl_prep_term_function = prep_terminal;
     using_history();
     stifle_history(2000);
     if (path) {

@@ -5,12 +5,37 @@ import Foundation
 public enum AtomicFile {
     /// A unique temporary name in the same directory as `path` (same file system, so rename is atomic).
     /// The original extension is kept so tools that look at it (gnuplot, libpng) behave the same.
+    /// The name carries the writer's process id, so a later run can tell a temporary left by a
+    /// killed process (`removeStaleTemporaries`) from one that is still being written.
     public static func temporaryPath(for path: String) -> String {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
         let ext = url.pathExtension
-        let base = "." + url.lastPathComponent + ".tmp-" + ProcessInfo.processInfo.globallyUniqueString
+        let base = temporaryPrefix(for: path) + "\(getpid())-" + ProcessInfo.processInfo.globallyUniqueString
         return dir + "/" + base + (ext.isEmpty ? "" : "." + ext)
+    }
+
+    /// `.<name>.tmp-`: what every temporary of `path` starts with.
+    static func temporaryPrefix(for path: String) -> String { "." + URL(fileURLWithPath: path).lastPathComponent + ".tmp-" }
+
+    /// Removes the temporaries of `path` whose writing process is gone (killed mid-write: SIGKILL
+    /// leaves no chance to clean up). Temporaries of live processes are left alone.
+    /// - returns: the names removed
+    @discardableResult
+    public static func removeStaleTemporaries(for path: String) -> [String] {
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let prefix = temporaryPrefix(for: path)
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
+        var removed: [String] = []
+        for name in names where name.hasPrefix(prefix) {
+            let rest = name.dropFirst(prefix.count)
+            guard let dash = rest.firstIndex(of: "-"), let pid = pid_t(rest[..<dash]) else { continue }
+            // kill(pid, 0) fails with ESRCH when no such process exists.
+            if pid != getpid(), kill(pid, 0) != 0, errno == ESRCH {
+                if (try? FileManager.default.removeItem(atPath: dir + "/" + name)) != nil { removed.append(name) }
+            }
+        }
+        return removed
     }
 
     /// Moves a finished temporary file into place.
@@ -25,6 +50,7 @@ public enum AtomicFile {
     /// Writes `data` atomically, creating the parent directory if needed.
     public static func write(_ data: Data, to path: String) throws {
         try ensureDirectory(for: path)
+        removeStaleTemporaries(for: path)
         let tmp = temporaryPath(for: path)
         do {
             try data.write(to: URL(fileURLWithPath: tmp))

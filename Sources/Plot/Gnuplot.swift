@@ -8,6 +8,20 @@ public enum PlotFormat: String, CaseIterable {
     public init?(path: String) {
         self.init(rawValue: URL(fileURLWithPath: path).pathExtension.lowercased())
     }
+
+    /// Whether `data` is a whole file of this format: a PNG from its signature to its IEND chunk,
+    /// an SVG up to its closing tag. A full disk truncates gnuplot's output without an error status.
+    public func isComplete(_ data: Data) -> Bool {
+        switch self {
+        case .png:
+            let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+            let iend: [UInt8] = [0, 0, 0, 0, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82]  // length 0, "IEND", CRC
+            return data.count >= 20 && Array(data.prefix(8)) == signature && Array(data.suffix(12)) == iend
+        case .svg:
+            let tail = String(decoding: data.suffix(64), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            return tail.hasSuffix("</svg>")
+        }
+    }
 }
 
 /// Runs gnuplot on the charts of this target.
@@ -80,6 +94,8 @@ public struct Gnuplot {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
         let scriptPath = url.deletingPathExtension().path + ".gp"
+        AtomicFile.removeStaleTemporaries(for: path)
+        AtomicFile.removeStaleTemporaries(for: scriptPath)
         let exe = locate()
         let cairo = exe.map(hasPNGCairo) ?? true
         // The saved script names the final output relative to its own folder, so it is portable.
@@ -97,9 +113,12 @@ public struct Gnuplot {
         guard r.status == 0 else {
             throw PlotError.gnuplotFailed(script: scriptPath, status: r.status, stderr: r.stderr)
         }
-        let size = (try? FileManager.default.attributesOfItem(atPath: tmpOut)[.size] as? Int) ?? 0
-        guard size > 0 else {
+        guard let written = try? Data(contentsOf: URL(fileURLWithPath: tmpOut)), !written.isEmpty else {
             throw PlotError.gnuplotFailed(script: scriptPath, status: r.status, stderr: "no output was written. " + r.stderr)
+        }
+        // The previous figure stays in place unless the new one is whole.
+        guard fmt.isComplete(written) else {
+            throw PlotError.io(path: path, message: "gnuplot's \(fmt.rawValue.uppercased()) output is incomplete (\(written.count) bytes; is the disk full?); the previous file is kept")
         }
         try AtomicFile.commit(temporary: tmpOut, to: path)
         return scriptPath

@@ -73,6 +73,7 @@ public struct TSNE {
         var grad = [Double](repeating: 0, count: 2 * n)
         var num = [Double](repeating: 0, count: n * n)
         for it in 0..<iterations {
+            try Interruption.check("tsne")
             let exag = it < exagSteps ? earlyExaggeration : 1
             gradient(p, y, n: n, exaggeration: exag, num: &num, grad: &grad)
             let mom = it < exagSteps ? momentum.early : momentum.late

@@ -44,6 +44,7 @@ extension QuantizedModel {
             defer { for p in ps { p.requiresGrad = false; p.zeroGrad() } }
             let opt = Adam(ps, lr: rc.lr)
             for t in 0..<rc.iterations {
+                try Interruption.check("reconstruct")
                 opt.lr = Schedule.cosine(step: t, total: rc.iterations, baseLR: rc.lr)
                 var xb = xin, yb = target
                 if batch < n {

@@ -227,8 +227,8 @@ func benchModels(reps: Int) throws {
 /// next to the plain forward+backward of the same model.
 func benchSynthesis(reps: Int) throws {
     print("\n## Synthesis, 32 images (ms per iteration: fastest of \(reps) rounds after 2 warm-up; overheads: median over rounds of generator / plain of the same round − 1)\n")
-    print("| model | weights | fwd+bwd | PSAQ-ViT | SARDFQ w/o MSR | SARDFQ full | PSAQ overhead | SARDFQ overhead (MSR excl.) | MSR crops extra |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| model | weights | fwd+bwd | PSAQ-ViT | SMI dense | SMI sparse (24 % of patches) | SARDFQ w/o MSR | SARDFQ full | PSAQ overhead | SARDFQ overhead (MSR excl.) | MSR crops extra |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in ["vit-t", "vit-s", "swin-t", "deit_tiny_patch16_224"] where modelFilter == nil || modelFilter == name {
         let preset = Presets.named(name)!
         // The shipped checkpoint when there is one: trained attention changes the KDE's work.
@@ -236,6 +236,6 @@ func benchSynthesis(reps: Int) throws {
         let model = try shipped.map { try ModelFactory.load(path: $0).0 } ?? ModelFactory.build(preset.architecture, seed: 0)
         let rows = Dictionary(try Synthesis.benchmark(model: model, iterations: name.hasPrefix("deit") ? 2 : reps), uniquingKeysWith: { a, _ in a })
         func v(_ k: String) -> String { rows[k].map { f1($0) } ?? "–" }
-        print("| \(name) | \(shipped == nil ? "random" : "shipped") | \(v("forward+backward ms/iter")) | \(v("psaq ms/iter")) | \(v("sardfq without msr ms/iter")) | \(v("sardfq full ms/iter")) | \(v("psaq overhead %"))% | \(v("sardfq overhead % (msr excluded)"))% | \(v("msr crops extra ms/iter")) |")
+        print("| \(name) | \(shipped == nil ? "random" : "shipped") | \(v("forward+backward ms/iter")) | \(v("psaq ms/iter")) | \(v("smi dense ms/iter")) | \(v("smi sparse ms/iter")) | \(v("sardfq without msr ms/iter")) | \(v("sardfq full ms/iter")) | \(v("psaq overhead %"))% | \(v("sardfq overhead % (msr excluded)"))% | \(v("msr crops extra ms/iter")) |")
     }
 }

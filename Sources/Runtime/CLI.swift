@@ -138,6 +138,10 @@ public enum CLI {
         let file = try readSource(o.file)
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         let out = o.outDir.map { $0.hasPrefix("/") ? URL(fileURLWithPath: $0) : cwd.appendingPathComponent($0) } ?? cwd
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: out.path, isDirectory: &isDir), !isDir.boolValue {
+            throw UsageError("--out '\(o.outDir ?? out.path)' is a file, not a folder")
+        }
         let ctx = RunContext(overrides: o.overrides, quick: o.quick, fresh: o.fresh, outputDirectory: out, recipePath: o.file)
         Cache.shared.ignoreExisting = o.fresh
         crl_install_sigint(Interrupt.flag)

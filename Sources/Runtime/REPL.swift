@@ -39,6 +39,8 @@ public final class REPL {
 
     /// Reads one complete entry; nil at end of input.
     func readEntry() -> String? {
+        // A Ctrl-C that came as a command was finishing anyway is spent: it must not cancel the next line.
+        Interrupt.clear()
         var buffer = ""
         while true {
             let prompt = buffer.isEmpty ? "dfq> " : "...> "

@@ -177,7 +177,7 @@ extension Builtins {
                 var ckpt: String? = nil
                 if !a.isNone("checkpoint") {
                     let url = a.interpreter.context.outputURL(try a.string("checkpoint"))
-                    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try Output.prepareDirectory(for: url)
                     ckpt = url.path
                     if FileManager.default.fileExists(atPath: ckpt!) { try trainer.resume(from: ckpt!) }
                 }

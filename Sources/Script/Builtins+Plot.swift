@@ -41,9 +41,13 @@ extension Builtins {
     /// Writes a chart to `path` under the output folder with its gnuplot script and provenance.
     static func writeFigure(_ chart: GnuplotChart, path: String, _ a: Args) throws -> Value {
         let url = a.interpreter.context.outputURL(path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        do { _ = try Gnuplot().render(chart, to: url.path) } catch let e as PlotError { throw ScriptError("\(e)") }
-        try Output.writeProvenance(for: url, context: a.interpreter.context)
+        do {
+            try Output.prepareDirectory(for: url)
+            // The sidecar first: whenever the figure exists, so does its provenance (a kill in
+            // between leaves a sidecar for the figure being made, never a figure without one).
+            try Output.writeProvenance(for: url, context: a.interpreter.context)
+            _ = try Gnuplot().render(chart, to: url.path)
+        } catch let e as PlotError { throw ScriptError("\(e)") }
         return .string(url.path)
     }
 

@@ -213,7 +213,8 @@ extension Builtins {
                 let key = CacheKey(kind: "synthesize", parts)
                 let cache = Cache.shared
                 if !a.interpreter.context.fresh, a.isNone("on_snapshot"), let d = cache.lookup(key: key) {
-                    return .object(ImageSetValue(try ImageSet.load(data: d, file: "cache \(key)")))
+                    do { return .object(ImageSetValue(try ImageSet.load(data: d, file: "cache \(key)"))) }
+                    catch { cache.reject(key: key, reason: "\(error)") }
                 }
                 let progress = Progress(total: [.psaq, .sardfq, .smi].contains(o.method) ? o.iterations : 1,
                                         label: "synthesize \(o.method.rawValue)")
@@ -329,10 +330,10 @@ extension Builtins {
                 }
                 let path = try a.string("path")
                 let url = a.interpreter.context.outputURL(path)
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try Output.prepareDirectory(for: url)
+                try Output.writeProvenance(for: url, context: a.interpreter.context)  // first: a figure never lacks its sidecar
                 try ImageGrid.write(x, path: url.path, mean: mean, std: std, columns: a.isNone("columns") ? nil : try a.int("columns"),
                                     scale: try a.int("scale"))
-                try Output.writeProvenance(for: url, context: a.interpreter.context)
                 return .string(path)
             },
             Builtin(name: "load_images", summary: "Loads an image set saved with `save(imgs, \"x.safetensors\")`.",

@@ -150,6 +150,9 @@ extension Interpreter {
             }
         } catch let e as TensorError {
             throw Diagnostic(e.description, at: pos)
+        } catch is ComputationInterrupted {
+            Interrupt.clear()
+            throw Diagnostic("interrupted", at: pos)
         }
         var msg = "cannot apply '\(op)' to \(a.typeName) and \(b.typeName)"
         if ["<", "<=", ">", ">="].contains(op) { msg += " (compare numbers, e.g. x.item() < 1)" }
@@ -223,6 +226,9 @@ extension Interpreter {
         } catch let e as TensorError {
             throw Diagnostic(e.description, at: pos)
         } catch is Interrupted {
+            throw Diagnostic("interrupted", at: pos)
+        } catch is ComputationInterrupted {
+            Interrupt.clear()  // a long op inside the engine noticed Ctrl-C
             throw Diagnostic("interrupted", at: pos)
         } catch let d as Diagnostic {
             throw d

@@ -70,6 +70,8 @@ public final class Interpreter {
 
     public init(context: RunContext = RunContext(), output: ((String) -> Void)? = nil) {
         self.context = context
+        // Long operations inside the engine (a large matmul, t-SNE, reconstruction) poll Ctrl-C too.
+        Interruption.poll = { Interrupt.requested }
         self.output = output ?? { text in
             FileHandle.standardOutput.write(text.data(using: .utf8)!)
         }

@@ -91,6 +91,11 @@ public enum Output {
         return url
     }
 
+    /// Creates the folder that will hold `url`, with a clear error (naming the path) when it cannot.
+    public static func prepareDirectory(for url: URL) throws {
+        do { try AtomicFile.ensureDirectory(for: url.path) } catch let e as PlotError { throw ScriptError("\(e)") }
+    }
+
     /// Writes `<url>.provenance.json` for a file that was written some other way (e.g. by gnuplot).
     public static func writeProvenance(for url: URL, context: RunContext, extra: [String: String] = [:]) throws {
         let record = Provenance.record(for: url, context: context, extra: extra)

@@ -526,6 +526,10 @@ public struct Parser {
             case .code(let code, let line, let col):
                 var src = code
                 var format: String? = nil
+                if let (colon, problem) = Parser.badFormat(code) {
+                    let at = code.distance(from: code.startIndex, to: colon) + 1
+                    throw Diagnostic(problem, at: SourcePos(file: file, line: line, col: col + at))
+                }
                 if let colon = Parser.formatColon(code) {
                     format = String(code[code.index(after: colon)...])
                     src = String(code[..<colon])
@@ -550,7 +554,16 @@ public struct Parser {
     }
 
     /// The top-level `:` that starts a format spec like `.3f`, `>8`, `8.2e`, `.1%`.
-    static func formatColon(_ code: String) -> String.Index? {
+    static func formatColon(_ code: String) -> String.Index? { topLevelColon(code) { NumberFormat(spec: $0) != nil } }
+
+    /// A top-level `:` followed by something shaped like a format that is out of range, and why.
+    static func badFormat(_ code: String) -> (String.Index, String)? {
+        guard let i = topLevelColon(code, { NumberFormat.problem(spec: $0) != nil }) else { return nil }
+        return (i, NumberFormat.problem(spec: String(code[code.index(after: i)...]))!)
+    }
+
+    /// The first `:` outside brackets and quotes whose remainder satisfies `accept`.
+    static func topLevelColon(_ code: String, _ accept: (String) -> Bool) -> String.Index? {
         var depth = 0
         var quote: Character? = nil
         var idx = code.startIndex
@@ -559,8 +572,7 @@ public struct Parser {
             if let q = quote { if c == q { quote = nil } } else if c == "\"" || c == "'" { quote = c } else if "([{".contains(c) {
                 depth += 1
             } else if ")]}".contains(c) { depth -= 1 } else if c == ":" && depth == 0 {
-                let spec = code[code.index(after: idx)...]
-                if NumberFormat(spec: String(spec)) != nil { return idx }
+                if accept(String(code[code.index(after: idx)...])) { return idx }
             }
             idx = code.index(after: idx)
         }

@@ -180,19 +180,38 @@ public enum Value {
 
 /// Structural equality used by `==`: numbers, strings, booleans, lists and records compare by value,
 /// tensors by shape and values, functions and objects by identity.
-public func valuesEqual(_ a: Value, _ b: Value) -> Bool { valuesEqual(a, b, depth: 0) }
+public func valuesEqual(_ a: Value, _ b: Value) -> Bool {
+    // Iterative, so nesting depth is bounded by memory, not the stack; a pair of containers already
+    // under comparison counts as equal (structures that refer to themselves compare as far as they differ).
+    var work = [(a, b)]
+    var seen = Set<[ObjectIdentifier]>()
+    while let (x, y) = work.popLast() {
+        switch (x, y) {
+        case (.list(let l), .list(let r)):
+            if l === r || !seen.insert([ObjectIdentifier(l), ObjectIdentifier(r)]).inserted { continue }
+            guard l.items.count == r.items.count else { return false }
+            work.append(contentsOf: zip(l.items, r.items))
+        case (.record(let l), .record(let r)):
+            if l === r || !seen.insert([ObjectIdentifier(l), ObjectIdentifier(r)]).inserted { continue }
+            guard l.keys.count == r.keys.count else { return false }
+            for k in l.keys {
+                guard let rv = r[k] else { return false }
+                work.append((l[k]!, rv))
+            }
+        default:
+            if !scalarsEqual(x, y) { return false }
+        }
+    }
+    return true
+}
 
-func valuesEqual(_ a: Value, _ b: Value, depth: Int) -> Bool {
-    if depth > 100 { return false }  // cyclic structures: give up rather than recurse forever
+/// `==` on everything but lists and records.
+func scalarsEqual(_ a: Value, _ b: Value) -> Bool {
     switch (a, b) {
     case (.nothing, .nothing): return true
     case (.number(let x), .number(let y)): return x == y
     case (.string(let x), .string(let y)): return x == y
     case (.bool(let x), .bool(let y)): return x == y
-    case (.list(let x), .list(let y)):
-        return x === y || (x.items.count == y.items.count && zip(x.items, y.items).allSatisfy { valuesEqual($0, $1, depth: depth + 1) })
-    case (.record(let x), .record(let y)):
-        return x === y || (x.keys.count == y.keys.count && x.keys.allSatisfy { k in y[k].map { valuesEqual(x[k]!, $0, depth: depth + 1) } ?? false })
     case (.tensor(let x), .tensor(let y)): return x === y || (x.shape == y.shape && x.array == y.array)
     case (.function(let x), .function(let y)): return x === y
     case (.builtin(let x), .builtin(let y)): return x.name == y.name && x.boundTo == nil && y.boundTo == nil
@@ -213,16 +232,31 @@ public struct NumberFormat {
         guard !s.isEmpty else { return nil }
         if let c = s.first, "<>^".contains(c) { align = c; s = s.dropFirst() }
         let w = s.prefix { $0.isASCII && $0.isNumber }
-        if !w.isEmpty { width = Int(w) ?? 0; s = s.dropFirst(w.count) }
+        if !w.isEmpty {
+            guard let wv = Int(w), wv <= NumberFormat.maxWidth else { return nil }
+            width = wv; s = s.dropFirst(w.count)
+        }
         if s.first == "." {
             s = s.dropFirst()
             let p = s.prefix { $0.isASCII && $0.isNumber }
-            guard !p.isEmpty, let pv = Int(p), pv <= 30 else { return nil }
+            guard !p.isEmpty, let pv = Int(p), pv <= NumberFormat.maxPrecision else { return nil }
             precision = pv
             s = s.dropFirst(p.count)
         }
         if let c = s.first, "fe%g".contains(c) { type = c; s = s.dropFirst() }
-        guard s.isEmpty, width <= 200 else { return nil }
+        guard s.isEmpty else { return nil }
+    }
+
+    /// The widest and most precise formats accepted (a wider one is an error, not ignored).
+    public static let maxWidth = 200, maxPrecision = 30
+
+    /// Why `spec`, which has the shape of a format (`[<>^]digits[.digits][f|e|%|g]`), is refused;
+    /// nil when it is a valid format or no format at all (then the `:` is part of the expression).
+    public static func problem(spec: String) -> String? {
+        guard NumberFormat(spec: spec) == nil,
+              spec.range(of: #"^[<>^]?[0-9]*(\.[0-9]*)?[fe%g]?$"#, options: .regularExpression) != nil,
+              spec.contains(where: \.isNumber) else { return nil }
+        return "format '\(spec)' is out of range (width at most \(maxWidth), precision 0…\(maxPrecision))"
     }
 
     public func apply(_ v: Value) -> String {

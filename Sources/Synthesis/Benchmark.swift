@@ -5,7 +5,8 @@ import Models
 extension Synthesis {
     /// Milliseconds per iteration of each generator against a plain forward + backward (to the
     /// input, CE loss) of the same model on the same batch size. Also reports the loss terms'
-    /// overhead over the plain pass (target ≤ 25 %) and MSR's extra cost separately.
+    /// overhead over the plain pass (target ≤ 25 %) and MSR's extra cost separately. On ViT/DeiT also
+    /// SMI's dense iteration and its sparse one after the default schedule (24 % of the patches kept).
     /// The kinds run in turns (one plain pass, then a two-iteration run of each generator) for `warmup`
     /// untimed and `iterations` timed rounds; each time is the fastest timed round, each overhead
     /// the median over the timed rounds of (generator / plain of the same round) − 1.
@@ -45,10 +46,17 @@ extension Synthesis {
             return fastest
         }
         var noMSROptions = SynthesisOptions(method: .sardfq); noMSROptions.msr = false
-        let kinds: [() throws -> Double] = [
+        var kinds: [() throws -> Double] = [
             plainPass, { try generatorPass(SynthesisOptions(method: .psaq)) },
             { try generatorPass(noMSROptions) }, { try generatorPass(SynthesisOptions(method: .sardfq)) },
         ]
+        if info.classToken {
+            // SMI dense (its first iterations) and sparse: one pruning at iteration 0 that keeps what
+            // the default schedule keeps in the end, (1 − 0.3)⁴ ≈ 24 %.
+            var dense = SynthesisOptions(method: .smi); dense.smi.pruneAt = []
+            var sparse = SynthesisOptions(method: .smi); sparse.smi.pruneAt = [0]; sparse.smi.pruneRatio = [1 - 0.7 * 0.7 * 0.7 * 0.7]
+            kinds += [{ try generatorPass(dense) }, { try generatorPass(sparse) }]
+        }
         // The kinds take turns round by round, so each sees the same machine load (the machine is
         // shared; back-to-back phases drift apart). Times: the minimum over the timed rounds, the
         // measurement least disturbed by other processes. Overheads: the median over rounds of
@@ -65,7 +73,8 @@ extension Synthesis {
             return 100 * (r[r.count / 2] - 1)
         }
         let (plain, psaq, sardfq, full) = (fastest(0), fastest(1), fastest(2), fastest(3))
-        return [
+        let smi = kinds.count > 4 ? [("smi dense ms/iter", fastest(4)), ("smi sparse ms/iter", fastest(5))] : []
+        return smi + [
             ("forward+backward ms/iter", plain),
             ("psaq ms/iter", psaq),
             ("sardfq without msr ms/iter", sardfq),

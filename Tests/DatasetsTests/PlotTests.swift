@@ -85,6 +85,50 @@ private func twoSeriesFigure() throws -> Figure {
         #expect(throws: PlotError.self) { try g.renderText(try twoSeriesFigure()) }
     }
 
+    @Test func truncatedOutputIsRefusedAndThePreviousFigureKept() throws {
+        let dir = try makeTempDir("plot-full-disk")
+        defer { cleanup(dir) }
+        // A gnuplot that succeeds but writes only the start of a PNG, as on a full disk.
+        let fake = dir + "/gnuplot"
+        try """
+            #!/bin/sh
+            [ "$1" = "-e" ] && exit 0
+            out=$(sed -n "s/^set output '\\(.*\\)'$/\\1/p" "$1")
+            printf '\\211PNG\\r\\n\\032\\n0123456789abcdef' > "$out"
+            """.write(toFile: fake, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake)
+        let previous = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 7, count: 20)
+                            + [0, 0, 0, 0, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82])
+        #expect(PlotFormat.png.isComplete(previous))
+        try previous.write(to: URL(fileURLWithPath: dir + "/fig.png"))
+        do {
+            try Gnuplot(executable: fake).render(try twoSeriesFigure(), to: dir + "/fig.png")
+            Issue.record("a truncated PNG was accepted")
+        } catch let e as PlotError {
+            #expect(e.description.contains("incomplete") && e.description.contains("fig.png"), "\(e)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/fig.png")) == previous, "the previous figure must stay")
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }
+        #expect(left.isEmpty, "temporaries left: \(left)")
+        #expect(!PlotFormat.svg.isComplete(Data("<svg><g>".utf8)) && PlotFormat.svg.isComplete(Data("<svg></svg>\n".utf8)))
+    }
+
+    @Test func temporariesOfKilledWritersAreRemoved() throws {
+        let dir = try makeTempDir("plot-stale")
+        defer { cleanup(dir) }
+        // A process that has exited: its pid names no live process.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run(); p.waitUntilExit()
+        let dead = dir + "/.fig.png.tmp-\(p.processIdentifier)-ABC.png", live = dir + "/.fig.png.tmp-\(getpid())-DEF.png"
+        let other = dir + "/.other.png.tmp-\(p.processIdentifier)-GHI.png"
+        for f in [dead, live, other] { try Data([1]).write(to: URL(fileURLWithPath: f)) }
+        let removed = AtomicFile.removeStaleTemporaries(for: dir + "/fig.png")
+        #expect(removed == [URL(fileURLWithPath: dead).lastPathComponent])
+        #expect(!FileManager.default.fileExists(atPath: dead))
+        #expect(FileManager.default.fileExists(atPath: live) && FileManager.default.fileExists(atPath: other))
+    }
+
     @Test func seriesAndHeatmapValidateShapes() {
         #expect(throws: PlotError.self) { try Series(label: "s", x: [1, 2], y: [1]) }
         #expect(throws: PlotError.self) { try Series(label: "s", x: [1, 2], y: [1, 2], yErr: [1]) }

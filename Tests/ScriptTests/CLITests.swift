@@ -29,6 +29,17 @@ import Testing
     #expect(json["recipe"] as? String == "r.dfq")
 }
 
+@Test func outPointingAtAFileIsAUsageError() throws {
+    let dir = tempDir("cli-out-file")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try "print(1)\n".write(to: dir.appendingPathComponent("r.dfq"), atomically: true, encoding: .utf8)
+    try "keep me\n".write(to: dir.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
+    let r = try runSardfq(["run", "r.dfq", "--out", "notes.txt"], cwd: dir)
+    #expect(r.status != 0 && r.stdout.isEmpty)
+    #expect(r.stderr.contains("--out 'notes.txt' is a file, not a folder"), "\(r.stderr)")
+    #expect(try String(contentsOf: dir.appendingPathComponent("notes.txt"), encoding: .utf8) == "keep me\n")
+}
+
 @Test func checkReportsAllProblemsWithoutRunning() throws {
     let dir = tempDir("cli-check")
     defer { try? FileManager.default.removeItem(at: dir) }

@@ -47,6 +47,37 @@ func tempDir(_ label: String) -> URL {
     #expect(leftovers == [key.hex + ".bin"], "no temporary files left behind")
 }
 
+@Test func cacheRefusesEditedAndSwappedEntries() throws {
+    let dir = tempDir("cache-verify")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let cache = Cache(directory: dir)
+    cache.quiet = true
+    let psaq = CacheKey(kind: "synthesize", ["method=psaq"]), sardfq = CacheKey(kind: "synthesize", ["method=sardfq"])
+    try cache.store(key: psaq, data: Data("psaq images".utf8))
+    try cache.store(key: sardfq, data: Data("sardfq images".utf8))
+    #expect(cache.lookup(key: sardfq) == Data("sardfq images".utf8) && cache.warnings.isEmpty)
+    // Edited pixels: one payload byte changed.
+    let path = cache.url(sardfq).path
+    var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+    bytes[bytes.count - 1] ^= 1
+    try bytes.write(to: URL(fileURLWithPath: path))
+    #expect(cache.lookup(key: sardfq) == nil)
+    #expect(cache.warnings.count == 1 && cache.warnings[0].contains(path))
+    // A swapped entry: PSAQ-ViT's file under SARDFQ's name.
+    try FileManager.default.removeItem(atPath: path)
+    try FileManager.default.copyItem(atPath: cache.url(psaq).path, toPath: path)
+    #expect(cache.lookup(key: sardfq) == nil && cache.warnings.count == 2)
+    // A truncated entry and one without a header (an older format).
+    try Data("sardfq-cache-v1 synthesize".utf8).write(to: URL(fileURLWithPath: path))
+    #expect(cache.lookup(key: sardfq) == nil && cache.warnings.count == 3)
+    try Data("sardfq images".utf8).write(to: URL(fileURLWithPath: path))
+    #expect(cache.lookup(key: sardfq) == nil && cache.warnings.count == 4)
+    // Recomputed through `cached`, the entry is whole again.
+    var computed = 0
+    #expect(try cache.cached(key: sardfq) { computed += 1; return Data("sardfq images".utf8) } == Data("sardfq images".utf8))
+    #expect(computed == 1 && cache.lookup(key: sardfq) == Data("sardfq images".utf8) && cache.warnings.count == 5)  // the damaged one, once more
+}
+
 @Test func outputsAreAtomicWithProvenance() throws {
     let dir = tempDir("out")
     defer { try? FileManager.default.removeItem(at: dir) }

@@ -130,6 +130,31 @@ func replOnATerminal() throws {
     s.waitFor("\n42\n", from: m, "a fresh line after Ctrl-C")
     #expect(!s.text.contains("unknown name 'this'"))
 
+    // Keys typed right after Ctrl-C belong to the next line (none is lost to the cancelled one).
+    m = s.mark
+    s.send("junk")
+    s.waitFor("junk", from: m, "the typed junk")
+    s.send("\u{03}"); Thread.sleep(forTimeInterval: 0.3); s.send("8 * 8\r")
+    s.waitFor("\n64\n", from: m, "the line typed right after Ctrl-C")
+    #expect(!s.text.contains("unknown name 'junk"))
+
+    // Ctrl-C stops the long operations inside the engine too: a large matmul (about 1 TFLOP),
+    // t-SNE and block reconstruction; each would run for minutes, and the session stays usable.
+    s.send("let big = ones([8192, 8192])\r")
+    for (command, what) in [("print(\"start\"); let p = big @ big", "matmul"),
+                            ("print(\"start\"); tsne(randn([1500, 8], seed: 1), iters: 100000)", "tsne"),
+                            ("print(\"start\"); quantize(model(\"vit-t\", weights: \"random\"), w: 4, a: 4, calib: \"noise\", images: 16, reconstruct: true, iters: 100000)", "reconstruction")] {
+        m = s.mark
+        s.send(command + "\r")
+        s.waitFor("\nstart\n", from: m, "the \(what) to start")
+        Thread.sleep(forTimeInterval: 0.5)
+        s.send("\u{03}")
+        s.waitFor("interrupted", from: m, timeout: 20, "\(what) to stop on Ctrl-C")
+        let after = s.mark
+        s.send("1 + 1\r")
+        s.waitFor("\n2\n", from: after, "the session after interrupting \(what)")
+    }
+
     s.send(":quit\r")
     let deadline = Date().addingTimeInterval(10)
     while s.process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
