@@ -15,7 +15,9 @@ public struct RGBImage: Equatable {
     public static let maxPixels = 1 << 26
 
     public init(width: Int, height: Int, pixels: [UInt8]) throws {
-        guard width > 0, height > 0, pixels.count == width * height * 3 else {
+        // Overflow-checked: a hostile width x height must fail here, not trap.
+        let (area, o1) = width.multipliedReportingOverflow(by: height), (bytes, o2) = area.multipliedReportingOverflow(by: 3)
+        guard width > 0, height > 0, !o1, !o2, pixels.count == bytes else {
             throw DatasetError.argument(op: "RGBImage", message: "\(pixels.count) bytes do not make a \(width)x\(height) RGB image")
         }
         self.width = width

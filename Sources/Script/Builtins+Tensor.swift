@@ -214,8 +214,8 @@ extension Builtins {
         let s = try a.ints("shape")
         guard s.allSatisfy({ $0 >= 0 }) else { throw a.bad("shape", "dimensions must be ≥ 0, got \(s)") }
         // The engine's per-tensor bound (Tensor.maxBytes), so the message names the shape and its bytes.
-        do { try Tensor.checkAllocation(s, op: "shape") } catch let e as TensorError {
-            throw a.bad("shape", "\(e.description.dropFirst("shape: ".count))")
+        do { try Tensor.checkAllocation(s, op: "shape") } catch let TensorError.argument(_, message) {
+            throw a.bad("shape", message)
         }
         return s
     }

@@ -113,3 +113,9 @@ func makePNG(width: UInt32, height: UInt32, colorType: UInt8, bitDepth: UInt8, r
         #expect(m.contains("tall.png") && m.contains("resiz") && m.contains("limit"), "\(m)")
     }
 }
+
+@Suite struct RGBImageInitTests {
+    @Test func hugeClaimedSizeFailsInsteadOfTrapping() {
+        #expect(throws: DatasetError.self) { try RGBImage(width: Int.max / 2, height: 4, pixels: []) }
+    }
+}
