@@ -25,7 +25,7 @@ void ci_free(void *p) { free(p); }
 
 // MARK: - gzip
 
-int ci_gunzip_file(const char *path, uint8_t **out, size_t *outlen, char *err, size_t errlen) {
+int ci_gunzip_file(const char *path, size_t limit, uint8_t **out, size_t *outlen, char *err, size_t errlen) {
     *out = NULL;
     *outlen = 0;
     gzFile f = gzopen(path, "rb");
@@ -34,12 +34,21 @@ int ci_gunzip_file(const char *path, uint8_t **out, size_t *outlen, char *err, s
         return 1;
     }
     gzbuffer(f, 1 << 17);
-    size_t cap = 1 << 20, len = 0;
+    // The buffer never grows past limit + 1 bytes: one byte more than allowed is how an
+    // over-long stream (a gzip bomb) is detected without inflating the rest of it.
+    size_t hard = limit + 1;
+    size_t cap = hard < ((size_t)1 << 20) ? hard : ((size_t)1 << 20), len = 0;
     uint8_t *buf = malloc(cap);
     if (!buf) { gzclose(f); set_err(err, errlen, "out of memory"); return 2; }
     for (;;) {
-        if (cap - len < (1 << 16)) {
-            size_t ncap = cap * 2;
+        if (len == cap) {
+            if (cap >= hard) {
+                free(buf);
+                gzclose(f);
+                set_err(err, errlen, "inflates to more than %zu bytes (the limit for this file); a gzip bomb or the wrong file", limit);
+                return 4;
+            }
+            size_t ncap = cap > hard / 2 ? hard : cap * 2;
             uint8_t *nb = realloc(buf, ncap);
             if (!nb) { free(buf); gzclose(f); set_err(err, errlen, "out of memory"); return 2; }
             buf = nb;
@@ -73,6 +82,26 @@ int ci_gunzip_file(const char *path, uint8_t **out, size_t *outlen, char *err, s
     return 0;
 }
 
+int ci_gunzip_prefix(const char *path, uint8_t *buf, size_t n, size_t *got, char *err, size_t errlen) {
+    *got = 0;
+    gzFile f = gzopen(path, "rb");
+    if (!f) {
+        set_err(err, errlen, "cannot open: %s", strerror(errno));
+        return 1;
+    }
+    int r = gzread(f, buf, (unsigned)(n > (1u << 30) ? (1u << 30) : n));
+    if (r < 0) {
+        int code = 0;
+        const char *msg = gzerror(f, &code);
+        set_err(err, errlen, "zlib: %s (file truncated or corrupt)", msg ? msg : "read error");
+        gzclose(f);
+        return 3;
+    }
+    gzclose(f);
+    *got = (size_t)r;
+    return 0;
+}
+
 // MARK: - PNG
 
 typedef struct {
@@ -90,7 +119,16 @@ static void png_warning_fn(png_structp png, png_const_charp msg) {
     (void)msg;  // warnings (e.g. bad sRGB profile) do not stop decoding, as in Pillow
 }
 
-int ci_png_decode_file(const char *path, int *w, int *h, uint8_t **out, char *err, size_t errlen) {
+// Refuses a w x h image over the caller's limits, before any pixel buffer exists.
+static int too_large(int64_t w, int64_t h, int max_side, int64_t max_pixels, char *msg, size_t msglen) {
+    if (w <= max_side && h <= max_side && w * h <= max_pixels) return 0;
+    snprintf(msg, msglen, "image is %lldx%lld (%lld pixels); the limit is a side of %d and %lld pixels",
+             (long long)w, (long long)h, (long long)(w * h), max_side, (long long)max_pixels);
+    return 1;
+}
+
+int ci_png_decode_file(const char *path, int max_side, int64_t max_pixels, int *w, int *h, uint8_t **out,
+                       char *err, size_t errlen) {
     *out = NULL;
     *w = *h = 0;
     FILE *fp = fopen(path, "rb");
@@ -125,6 +163,7 @@ int ci_png_decode_file(const char *path, int *w, int *h, uint8_t **out, char *er
     png_read_info(png, info);
     png_uint_32 width = png_get_image_width(png, info);
     png_uint_32 height = png_get_image_height(png, info);
+    if (too_large(width, height, max_side, max_pixels, ctx.msg, sizeof ctx.msg)) png_longjmp(png, 1);
     int color = png_get_color_type(png, info);
     int depth = png_get_bit_depth(png, info);
 
@@ -231,7 +270,8 @@ static void jpeg_emit_message_fn(j_common_ptr cinfo, int msg_level) {
     }
 }
 
-int ci_jpeg_decode_file(const char *path, int *w, int *h, uint8_t **out, char *err, size_t errlen) {
+int ci_jpeg_decode_file(const char *path, int max_side, int64_t max_pixels, int *w, int *h, uint8_t **out,
+                        char *err, size_t errlen) {
     *out = NULL;
     *w = *h = 0;
     FILE *fp = fopen(path, "rb");
@@ -256,6 +296,9 @@ int ci_jpeg_decode_file(const char *path, int *w, int *h, uint8_t **out, char *e
     jpeg_read_header(&cinfo, TRUE);
     if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
         snprintf(jerr.msg, sizeof jerr.msg, "CMYK JPEGs are not supported (convert the file to RGB)");
+        longjmp(jerr.jump, 1);
+    }
+    if (too_large(cinfo.image_width, cinfo.image_height, max_side, max_pixels, jerr.msg, sizeof jerr.msg)) {
         longjmp(jerr.jump, 1);
     }
     cinfo.out_color_space = JCS_RGB;

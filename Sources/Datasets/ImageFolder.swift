@@ -90,9 +90,13 @@ public struct ImageFolder {
         let tf = transform
         errors.withUnsafeMutableBufferPointer { errs in
             Parallel.forEach(indices.count) { i in
+                let path = samples[indices[i]].path
                 do {
-                    let img = try RGBImage.decode(path: samples[indices[i]].path)
+                    let img = try RGBImage.decode(path: path)
                     try tf.apply(img, into: dst + i * per)
+                } catch let e as DatasetError {
+                    // Decode errors name the file already; transform errors (a resize over the bound) do not.
+                    if case .argument = e { errs[i] = DatasetError.corrupt(path: path, message: e.description) } else { errs[i] = e }
                 } catch {
                     errs[i] = error
                 }

@@ -7,8 +7,17 @@ public struct RGBImage: Equatable {
     public let height: Int
     public var pixels: [UInt8]
 
+    /// Largest side accepted from a file, 2^15 px, and largest area, 2^26 px (64 Mpx, 192 MiB as
+    /// RGB). Decision: ImageNet's largest image is about 5000 px a side and 20 Mpx; a 200-byte
+    /// PNG can claim 10^6 x 1, whose eval resize would then need gigabytes. Checked on the file's
+    /// header, before decoding; the resize targets are checked against the same bounds.
+    public static let maxSide = 1 << 15
+    public static let maxPixels = 1 << 26
+
     public init(width: Int, height: Int, pixels: [UInt8]) throws {
-        guard width > 0, height > 0, pixels.count == width * height * 3 else {
+        // Overflow-checked: a hostile width x height must fail here, not trap.
+        let (area, o1) = width.multipliedReportingOverflow(by: height), (bytes, o2) = area.multipliedReportingOverflow(by: 3)
+        guard width > 0, height > 0, !o1, !o2, pixels.count == bytes else {
             throw DatasetError.argument(op: "RGBImage", message: "\(pixels.count) bytes do not make a \(width)x\(height) RGB image")
         }
         self.width = width
@@ -33,8 +42,9 @@ public struct RGBImage: Equatable {
         var w: Int32 = 0, h: Int32 = 0
         var out: UnsafeMutablePointer<UInt8>?
         var err = [CChar](repeating: 0, count: 512)
-        let rc = isPNG ? ci_png_decode_file(path, &w, &h, &out, &err, err.count)
-                       : ci_jpeg_decode_file(path, &w, &h, &out, &err, err.count)
+        let side = Int32(maxSide), area = Int64(maxPixels)
+        let rc = isPNG ? ci_png_decode_file(path, side, area, &w, &h, &out, &err, err.count)
+                       : ci_jpeg_decode_file(path, side, area, &w, &h, &out, &err, err.count)
         guard rc == 0, let out else {
             throw DatasetError.corrupt(path: path, message: String(cString: err))
         }

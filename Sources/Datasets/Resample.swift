@@ -92,6 +92,16 @@ public enum Resample {
         guard width > 0, height > 0 else {
             throw DatasetError.argument(op: "resize", message: "target size must be positive, got \(width)x\(height)")
         }
+        // Both passes' outputs (width x image.height, then width x height) within RGBImage's
+        // bounds, checked before allocating: a 2 x 50 000 image resized to a short side of 256
+        // would need 5 GB.
+        for (w, h) in [(width, image.height), (width, height)] {
+            let (area, overflow) = w.multipliedReportingOverflow(by: h)
+            guard w <= RGBImage.maxSide, h <= RGBImage.maxSide, !overflow, area <= RGBImage.maxPixels else {
+                throw DatasetError.argument(op: "resize", message: "resizing \(image.width)x\(image.height) to \(width)x\(height) "
+                    + "needs a \(w)x\(h) image, over the limit of a side of \(RGBImage.maxSide) and \(RGBImage.maxPixels) pixels")
+            }
+        }
         var img = image
         if width != img.width { img = try horizontal(img, outWidth: width, filter: filter) }
         if height != img.height { img = try vertical(img, outHeight: height, filter: filter) }

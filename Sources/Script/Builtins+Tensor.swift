@@ -213,11 +213,9 @@ extension Builtins {
     fileprivate static func shapeArgument(_ a: Args) throws -> [Int] {
         let s = try a.ints("shape")
         guard s.allSatisfy({ $0 >= 0 }) else { throw a.bad("shape", "dimensions must be ≥ 0, got \(s)") }
-        var n = 1
-        for d in s {
-            let (m, overflow) = n.multipliedReportingOverflow(by: d)
-            guard !overflow, m <= 1 << 28 else { throw a.bad("shape", "\(shapeString(s)) is too large") }
-            n = m
+        // The engine's per-tensor bound (Tensor.maxBytes), so the message names the shape and its bytes.
+        do { try Tensor.checkAllocation(s, op: "shape") } catch let TensorError.argument(_, message) {
+            throw a.bad("shape", message)
         }
         return s
     }

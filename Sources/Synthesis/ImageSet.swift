@@ -107,43 +107,4 @@ public final class ImageSet {
     public static func load(data: Data, file: String = "<memory>") throws -> ImageSet {
         try decode(Safetensors.decode(data, file: file), file: file)
     }
-
-    static func decode(_ f: SafetensorsFile, file: String) throws -> ImageSet {
-        func need(_ k: String) throws -> Tensor {
-            guard let t = f[k] else { throw SynthesisError.invalid("\(file): not an image set (no tensor '\(k)')") }
-            return t
-        }
-        guard f.metadata["format"] == format else {
-            throw SynthesisError.invalid("\(file): format is \(f.metadata["format"] ?? "missing"), expected \(format)")
-        }
-        let ints = { (t: Tensor) in t.array.map { Int($0) } }
-        let floats = { (k: String) in (f.metadata[k] ?? "").split(separator: ",").compactMap { Float(String($0)) } }
-        var d = SynthesisDraws()
-        let labels = ints(try need("labels"))
-        d.labels = labels
-        d.tau = f["draws.tau"]?.item
-        if let j = f["draws.jitter"] { d.jitter = (0..<j.shape[0]).map { (Int(j.ptr[2 * $0]), Int(j.ptr[2 * $0 + 1])) } }
-        if let fl = f["draws.flips"] { d.flips = fl.array.map { $0 != 0 } }
-        d.priors = f.tensors.compactMap { e in
-            guard e.name.hasPrefix("draws.prior."), let l = Int(e.name.dropFirst("draws.prior.".count)) else { return nil }
-            return (l, e.tensor)
-        }.sorted { $0.block < $1.block }
-        if let r = f["draws.regions"] {
-            let v = ints(r)
-            d.regions = (0..<r.shape[0]).map { i in
-                Region(box: PixelBox(image: v[6 * i], y: v[6 * i + 1], x: v[6 * i + 2], h: v[6 * i + 3], w: v[6 * i + 4]), label: v[6 * i + 5])
-            }
-        }
-        d.imageZ = f["draws.image_z"]; d.regionZ = f["draws.region_z"]
-        d.realIndices = f["draws.real_indices"].map(ints) ?? []
-        if let k = f["draws.kept_patches"], k.rank == 2 {
-            let v = ints(k)
-            d.keptPatches = (0..<k.shape[0]).map { Array(v[($0 * k.shape[1])..<(($0 + 1) * k.shape[1])]) }
-        }
-        var info = f.metadata
-        for k in ["format", "method", "seed", "mean", "std"] { info[k] = nil }
-        return ImageSet(images: try need("images"), labels: labels, softTargets: try need("soft_targets"),
-                        mean: floats("mean"), std: floats("std"), method: f.metadata["method"] ?? "?",
-                        seed: UInt64(f.metadata["seed"] ?? "0") ?? 0, draws: d, info: info)
-    }
 }

@@ -3,6 +3,8 @@ import CKernels
 /// Broadcasting (NumPy rules) and the reduction of a broadcast gradient back to an input shape.
 extension Tensor {
     /// The broadcast shape of two shapes, or a shape error naming the op and both shapes.
+    /// The result is checked against `maxBytes` here, before any op allocates it: a (32768, 1)
+    /// times a (65536) operand would otherwise grow to 8 GiB of output plus 8 GiB of offsets.
     public static func broadcastShape(_ a: [Int], _ b: [Int], op: String) throws -> [Int] {
         let n = Swift.max(a.count, b.count)
         var out = [Int](repeating: 1, count: n)
@@ -13,6 +15,7 @@ extension Tensor {
                 throw TensorError.shape(op: op, message: "\(shapeString(a)) and \(shapeString(b)) do not broadcast")
             }
         }
+        try checkAllocation(out, op: op)
         return out
     }
 

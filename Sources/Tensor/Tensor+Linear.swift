@@ -83,6 +83,7 @@ extension Tensor {
             throw TensorError.shape(op: "matmul", message: "\(shapeString(a.shape)) @ \(shapeString(b.shape))\(transB ? "ᵀ" : "")")
         }
         let batch = lead.reduce(1, *)
+        try checkAllocation(lead + [m, n], op: "matmul")  // (N, 1) @ (1, N) is an outer-product bomb
         let out = Tensor(uninitialized: lead + [m, n])
         let shared = b.rank == 2
         // A product of more than `interruptibleFlops` runs in row panels (or batch items) of about

@@ -133,3 +133,14 @@ func runWith(_ b: Builtin, _ source: String) -> RunResult {
     let bad = runScript("save(table([\"a\"]), \"t.csv\")", outDir: dir)
     #expect(bad.diagnostics.first?.message == "bad argument 'path' to 'save' (a table saves as .md, .tsv, .txt, got \"t.csv\")")
 }
+
+/// Issue #19 item 11: creation builtins and broadcasts refuse a tensor over `Tensor.maxBytes`
+/// with its shape and byte size, before allocating.
+@Test func allocationBombsAreRefusedWithShapeAndBytes() {
+    let z = runScript("let x = zeros([65536, 65536])")
+    #expect(z.diagnostics.first.map { $0.message.contains("(65536, 65536)") && $0.message.contains("16.0 GiB") } == true,
+            "\(z.diagnostics.map(short))")
+    let b = runScript("let x = reshape(ones([32768]), [32768, 1]) * ones([65536])")
+    #expect(b.diagnostics.first.map { $0.message.contains("(32768, 65536)") && $0.message.contains("8.0 GiB") } == true,
+            "\(b.diagnostics.map(short))")
+}
