@@ -86,8 +86,16 @@ public struct Diagnostic: Error, CustomStringConvertible {
 
     static func excerpt(_ pos: SourcePos, indent: String = "    ") -> String {
         guard let file = pos.file, pos.line >= 1, pos.line <= file.lines.count else { return "" }
-        let text = file.line(pos.line).replacingOccurrences(of: "\t", with: " ")
-        let caretCol = max(1, min(pos.col, text.count + 1))
+        var text = file.line(pos.line).replacingOccurrences(of: "\t", with: " ")
+        var caretCol = max(1, min(pos.col, text.count + 1))
+        // A long line is shown as a window around the column (a 3 MB line must not be echoed).
+        let width = 120
+        if text.count > width + 40 {
+            let chars = Array(text)
+            let start = max(0, min(caretCol - 1 - width / 2, chars.count - width)), end = min(chars.count, start + width)
+            text = (start > 0 ? "…" : "") + String(chars[start..<end]) + (end < chars.count ? "…" : "")
+            caretCol = caretCol - start + (start > 0 ? 1 : 0)
+        }
         return "\n" + indent + text + "\n" + indent + String(repeating: " ", count: caretCol - 1) + "^"
     }
 }
@@ -127,10 +135,13 @@ func editDistance(_ a: String, _ b: String) -> Int {
 /// The closest candidate to `name` within a small edit distance, for "did you mean 'x'?".
 func suggestion(for name: String, among candidates: [String]) -> String? {
     var best: (String, Int)?
-    guard name.count >= 3 else { return nil }  // one- and two-letter names match too much
+    // One- and two-letter names match too much; names past 64 characters are no typo of a name.
+    guard name.count >= 3, name.count <= 64 else { return nil }
     let limit = name.count == 3 ? 1 : max(2, name.count / 3)
-    for c in candidates where c != name {
-        let d = editDistance(name.lowercased(), c.lowercased())
+    let lower = name.lowercased()
+    // The distance is at least the difference in length: most candidates are ruled out unseen.
+    for c in candidates where c != name && abs(c.count - name.count) <= limit {
+        let d = editDistance(lower, c.lowercased())
         if d <= limit, best == nil || d < best!.1 { best = (c, d) }
     }
     return best?.0

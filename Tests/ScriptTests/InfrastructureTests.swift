@@ -78,6 +78,21 @@ func tempDir(_ label: String) -> URL {
     #expect(computed == 1 && cache.lookup(key: sardfq) == Data("sardfq images".utf8) && cache.warnings.count == 5)  // the damaged one, once more
 }
 
+@Test func longLinesAndLongNamesStayCheap() throws {
+    // An error on a 3 MB line shows a window around the column, not the line.
+    let line = "print(" + String(repeating: "1 + ", count: 100_000) + "@)"
+    let d = try #require(runScript(line).diagnostics.first)
+    let shown = d.description
+    #expect(shown.count < 600, "the excerpt is \(shown.count) characters")
+    #expect(shown.contains("…") && shown.hasSuffix("^"))
+    // No suggestion is looked for a name no typo could make, and the nesting limit is the documented one.
+    #expect(suggestion(for: String(repeating: "x", count: 10_000), among: ["xxx", "print"]) == nil)
+    #expect(suggestion(for: "prnt", among: ["print", "a_much_longer_name"]) == "print")
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let doc = try String(contentsOf: root.appendingPathComponent("docs/scripting.md"), encoding: .utf8)
+    #expect(doc.contains("\(Parser.maxDepth) nested syntax levels"))
+}
+
 @Test func outputsAreAtomicWithProvenance() throws {
     let dir = tempDir("out")
     defer { try? FileManager.default.removeItem(at: dir) }
