@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// Eval-time preprocessing of a model (timm's `pretrained_cfg`): how images become inputs.
 public struct Preprocessing: Codable, Equatable, Sendable {
@@ -99,11 +100,22 @@ public enum Architecture: Codable, Equatable, Sendable {
             try need((1...16384).contains(dim), "embedding width must be in 1…16384, got \(dim)")
             try need(mlp.isFinite && mlp > 0 && mlp <= 64 && Int(Double(dim) * mlp) >= 1, "mlp ratio must be in (0, 64], got \(mlp)")
         }
+        // Every limit above holds, yet width 16384 at depth 256 would still build terabytes of weights
+        // before a single one is read: the model as a whole must fit the per-tensor bound eight times over.
+        func fits(_ largest: Double, _ total: Double) throws {
+            let cap = Double(Tensor.maxBytes) / 4
+            try need(largest <= cap && total <= 8 * cap,
+                     "the model would hold \(Int(total)) weights (largest tensor \(Int(largest))), over the limit of \(Int(8 * cap)) (\(Int(cap)) per tensor)")
+        }
         switch self {
         case .vit(let c):
             try common(c.imgSize, c.patchSize, c.inChans, c.numClasses, c.embedDim, c.mlpRatio)
             try need((1...256).contains(c.depth), "depth must be in 1…256, got \(c.depth)")
             try need(c.numHeads >= 1 && c.embedDim % c.numHeads == 0, "heads (\(c.numHeads)) must divide the width \(c.embedDim)")
+            let d = Double(c.embedDim), hid = (d * c.mlpRatio).rounded(.down)
+            let block = 4 * d * d + 2 * d * hid
+            try fits(Swift.max(3 * d * d, d * hid, Double(c.numClasses) * d),
+                     Double(c.depth) * block + Double(c.numPatches + 1) * d + Double(c.numClasses) * d)
         case .swin(let c):
             try common(c.imgSize, c.patchSize, c.inChans, c.numClasses, c.embedDim, c.mlpRatio)
             try need(!c.depths.isEmpty && c.depths.count <= 8 && c.depths.allSatisfy { (1...256).contains($0) }, "depths must be 1–8 stages of 1…256 blocks, got \(c.depths)")
@@ -120,6 +132,9 @@ public enum Architecture: Codable, Equatable, Sendable {
                 try need(h % win == 0 && w % win == 0, "stage \(s): the \(h)×\(w) grid is not a multiple of the window \(win)")
                 try need(heads >= 1 && (c.embedDim << s) % heads == 0, "stage \(s): heads (\(heads)) must divide the width \(c.embedDim << s)")
             }
+            let widths = c.depths.indices.map { Double(c.embedDim << $0) }
+            let blocks = zip(widths, c.depths).map { d, n in Double(n) * (4 + 2 * c.mlpRatio) * d * d }.reduce(0, +)
+            try fits(widths.map { Swift.max(3 * $0 * $0, c.mlpRatio * $0 * $0) }.max()! , blocks + Double(c.numClasses) * widths.last!)
         }
     }
 }

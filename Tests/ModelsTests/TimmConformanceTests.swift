@@ -106,6 +106,15 @@ struct CheckpointTests {
             #expect(json != good, "\(key) was not replaced in \(good)")
             #expect(throws: (any Error).self, "\(key) = \(bad)") { _ = try Architecture.from(json: json) }
         }
+        // Each field within its range, the whole far too large to build: refused before any weight.
+        let huge = good.replacingOccurrences(of: #"("embedDim"\s*:\s*)\d+"#, with: "$116384", options: .regularExpression)
+            .replacingOccurrences(of: #"("depth"\s*:\s*)\d+"#, with: "$1256", options: .regularExpression)
+            .replacingOccurrences(of: #"("numHeads"\s*:\s*)\d+"#, with: "$116", options: .regularExpression)
+        #expect(huge != good)
+        do { _ = try Architecture.from(json: huge); Issue.record("a 1.1-trillion-weight model was accepted") }
+        catch { #expect("\(error)".contains("weights"), "\(error)") }
+        // DeiT-B/224 (86 M weights) is well inside.
+        try Architecture.vit(ViTConfig(imgSize: [224, 224], patchSize: 16, embedDim: 768, depth: 12, numHeads: 12)).validate()
         let swinGood = Presets.all.first { $0.name == "swin-t" }!.architecture.json()
         let swinBad = swinGood.replacingOccurrences(of: #"("windowSize"\s*:\s*)\d+"#, with: "$10", options: .regularExpression)
         #expect(throws: (any Error).self) { _ = try Architecture.from(json: swinBad) }
