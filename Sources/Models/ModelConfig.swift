@@ -13,6 +13,14 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     }
     public static let imagenet: ([Float], [Float]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     public static let inception: ([Float], [Float]) = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
+
+    /// The normalization of a model that names none: Fashion-MNIST's for 1 channel, ImageNet's
+    /// for 3, (0.5, 0.5) per channel otherwise.
+    public static func defaultNormalization(channels: Int) -> (mean: [Float], std: [Float]) {
+        if channels == 1 { return (Presets.fashionMNIST.mean, Presets.fashionMNIST.std) }
+        if channels == 3 { return imagenet }
+        return ([Float](repeating: 0.5, count: channels), [Float](repeating: 0.5, count: channels))
+    }
 }
 
 /// Architecture of a VisionTransformer (ViT and DeiT share timm's `VisionTransformer`).

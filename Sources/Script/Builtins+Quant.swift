@@ -119,10 +119,9 @@ extension Builtins {
                 if try a.bool("reconstruct") { c.reconstruction = ReconstructionConfig(iterations: try a.int("iters")) }
                 c.foldPatchMerging = try a.bool("fold_merging")
                 if try a.string("input_range") == "image" {
-                    // Pixel values [0, 1] through the model's normalization (Fashion-MNIST's for 1 channel, ImageNet's for 3).
-                    let channels = model.architecture.inputShape[0]
+                    // Pixel values [0, 1] through the model's normalization (or the default for its channels).
                     let norm = (obj as? ModelObject)?.preprocessing.map { ($0.mean, $0.std) }
-                        ?? (channels == 1 ? (Presets.fashionMNIST.mean, Presets.fashionMNIST.std) : Preprocessing.imagenet)
+                        ?? Preprocessing.defaultNormalization(channels: model.architecture.inputShape[0])
                     let lo = zip(norm.0, norm.1).map { (0 - $0) / $1 }.min() ?? 0, hi = zip(norm.0, norm.1).map { (1 - $0) / $1 }.max() ?? 1
                     c.inputRange = lo...hi
                 }

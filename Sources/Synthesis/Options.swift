@@ -214,9 +214,7 @@ public struct SynthesisOptions {
             }
             return (mean, std)
         }
-        if channels == 1 { return (Presets.fashionMNIST.mean, Presets.fashionMNIST.std) }
-        if channels == 3 { return Preprocessing.imagenet }
-        return ([Float](repeating: 0.5, count: channels), [Float](repeating: 0.5, count: channels))
+        return Preprocessing.defaultNormalization(channels: channels)
     }
 
     /// A short text of the options that change the result (for cache keys and metadata).
