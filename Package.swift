@@ -1,7 +1,8 @@
 // swift-tools-version: 6.0
 // sardfq: data-free quantization of vision transformers, stepped through in a REPL.
 // Layers (lower never imports higher):
-//   sardfq (exe) → Runtime → Script → Plot, Synthesis → Quantization → Models, Datasets → Tensor → CKernels
+//   sardfq (exe) → Runtime → Script → Plot, Synthesis, Quantization → Models, Datasets → Tensor → CKernels
+// Test-only helpers (gradient checking) live in the TestSupport target, which no library imports.
 import PackageDescription
 
 // C kernels: libmvec's AVX2 entry points need x86-64-v3 (AVX2+FMA, any x86-64 CPU since ~2013).
@@ -31,15 +32,16 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Tensor", "CImage"]),
         .target(name: "Models", dependencies: ["Tensor", "Datasets"]),
         .target(name: "Quantization", dependencies: ["Tensor", "Models", "Datasets"]),
-        .target(name: "Synthesis", dependencies: ["Tensor", "Models", "Quantization"]),
+        .target(name: "Synthesis", dependencies: ["Tensor", "Models"]),
         .target(name: "Plot", dependencies: ["Tensor", "CImage"]),
         .target(name: "Script", dependencies: ["Tensor", "Datasets", "Models", "Quantization", "Synthesis", "Plot"]),
         .target(name: "Runtime", dependencies: ["Script", "CReadline"]),
         .executableTarget(name: "sardfq", dependencies: ["Runtime"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Plot", "Tensor"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Models", "Quantization", "Datasets", "Script", "Tensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Models", "Quantization", "Datasets", "Script", "Tensor", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "Models", "Datasets", "Tensor"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "Runtime", "Models", "Tensor", "Plot"], resources: [.copy("Corpus")]),
     ],

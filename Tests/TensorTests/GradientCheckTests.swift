@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Tensor
 
 /// One differentiable op under test: how to make its inputs and how to apply it.

@@ -1,6 +1,7 @@
 import Foundation
 import Tensor
 import Models
+import Synthesis
 
 extension Synthesis {
     /// Milliseconds per iteration of each generator against a plain forward + backward (to the
@@ -38,7 +39,7 @@ extension Synthesis {
             var o = o
             o.iterations = 2
             var last = now(), fastest = Double.infinity
-            _ = try generate(model: model, count: count, seed: seed, options: o, callbacks: SynthesisCallbacks(progress: { it, _, _ in
+            _ = try Synthesis.generate(model: model, count: count, seed: seed, options: o, callbacks: SynthesisCallbacks(progress: { it, _, _ in
                 let t = now()
                 if it > 1 { fastest = Swift.min(fastest, t - last) }
                 last = t

@@ -1,3 +1,5 @@
+import Tensor
+
 /// Finite-difference gradient checking for any differentiable function of tensors.
 ///
 /// The scalar checked is L = Σ f(x)·R with a fixed random R, so every output element matters.
