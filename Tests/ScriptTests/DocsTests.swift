@@ -43,3 +43,48 @@ import Runtime
     try "@expect t.md: \"C\" \"top-1\" > \"A\" \"top-1\"\n".write(to: template, atomically: true, encoding: .utf8)
     #expect(throws: Report.Failure.self) { try Report.generate(root: root) }
 }
+
+/// Every `import` of a package target in Sources/ names a dependency Package.swift declares for
+/// that target (the layering of ARCHITECTURE.md); Synthesis does not depend on Quantization.
+@Test func sourcesImportOnlyDeclaredTargets() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let manifest = try String(contentsOf: root.appendingPathComponent("Package.swift"), encoding: .utf8)
+    var deps: [String: Set<String>] = [:]
+    let target = try Regex(#"\.(?:target|executableTarget)\(\s*name: "(\w+)"(?:, dependencies: \[([^\]]*)\])?"#)
+    for m in manifest.matches(of: target) {
+        let name = String(m.output[1].substring!)
+        let list = m.output[2].substring.map(String.init) ?? ""
+        deps[name] = Set(list.matches(of: try Regex(#""(\w+)""#)).map { String($0.output[1].substring!) })
+    }
+    #expect(deps["Synthesis"]?.contains("Quantization") == false)
+    let fm = FileManager.default
+    var problems: [String] = []
+    for (name, declared) in deps where name != "TestSupport" {
+        let dir = root.appendingPathComponent("Sources/\(name)")
+        for file in (fm.enumerator(atPath: dir.path)?.allObjects as? [String] ?? []) where file.hasSuffix(".swift") {
+            let text = try String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8)
+            for line in text.split(separator: "\n") where line.hasPrefix("import ") || line.hasPrefix("@testable import ") {
+                let module = String(line.split(separator: " ").last!)
+                if deps[module] != nil, module != name, !declared.contains(module) { problems.append("\(name)/\(file) imports \(module)") }
+            }
+        }
+    }
+    #expect(problems.isEmpty, "undeclared imports: \(problems)")
+}
+
+/// The project speaks of itself as it is now: no history of sessions in its prose.
+@Test func noSessionHistoryInTheProse() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let fm = FileManager.default
+    let words = try Regex(#"(?i)\b(this|last|previous|next) session\b"#)
+    var hits: [String] = []
+    for top in ["README.md", "docs", "Sources", "recipes"] {
+        let url = root.appendingPathComponent(top)
+        let files = top.hasSuffix(".md") ? [""] : (fm.enumerator(atPath: url.path)?.allObjects as? [String] ?? [])
+        for f in files where f.isEmpty || f.hasSuffix(".md") || f.hasSuffix(".swift") || f.hasSuffix(".dfq") || f.hasSuffix(".c") {
+            let text = try String(contentsOf: f.isEmpty ? url : url.appendingPathComponent(f), encoding: .utf8)
+            if text.contains(words) { hits.append(top + "/" + f) }
+        }
+    }
+    #expect(hits.isEmpty, "session history in: \(hits)")
+}
