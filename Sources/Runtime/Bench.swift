@@ -9,8 +9,8 @@ import Script
 /// README (`--model` restricts `models` and `synthesis` to one preset, e.g. for profiling;
 /// SARDFQ_BENCH_DEBUG=1 adds the buffer cache's counters to `models`).
 ///
-/// Every row is measured in this run; ratios compare rows of the same run. PyTorch's times are
-/// the reference measurements given for this machine (2 threads, eager), not re-measured here.
+/// Every row is measured in this run; ratios compare rows of the same run. PyTorch's times come
+/// from `tools/bench_pytorch.py` run just before on the same CPU (its output file), or are left out.
 public enum BenchError: Error, CustomStringConvertible {
     case unknown(String)
     public var description: String {
@@ -91,8 +91,9 @@ func cblasThreaded(_ body: () -> Void) {
 /// on oneDNN and, for comparison, on OpenBLAS) next to a direct OpenBLAS call from C, threaded
 /// by OpenBLAS itself, on the same operands, for DeiT-Tiny and small-model shapes at batch 32.
 func benchGemm(reps: Int) throws {
-    let peak = 117.0 * Double(Parallel.workers)
-    print("\n## GEMM (GFLOP/s; machine peak ≈ \(Int(peak)) = 117 per core × \(Parallel.workers); engine on \(Parallel.gemmLibrary))\n")
+    // The peak is measured here, on this core, now: a machine fact typed in would be another machine's.
+    let perCore = ck_fma_peak_gflops(0.2)
+    print("\n## GEMM (GFLOP/s; AVX2-FMA peak measured in this run ≈ \(Int(perCore)) per core × \(Parallel.workers) = \(Int(perCore * Double(Parallel.workers))); engine on \(Parallel.gemmLibrary))\n")
     print("| shape | engine | engine on OpenBLAS | OpenBLAS from C | engine / C |")
     print("|---|---:|---:|---:|---:|")
     var rng = RNG(seed: 1)
@@ -188,13 +189,38 @@ func benchAttention(reps: Int) throws {
     }
 }
 
-/// Forward and forward+backward-to-the-input at batch 32, next to PyTorch's reference times.
+/// The CPU's model name from /proc/cpuinfo.
+func cpuModelName() -> String {
+    let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    let line = info.split(separator: "\n").first { $0.hasPrefix("model name") }
+    return line.map { String($0.split(separator: ":", maxSplits: 1).last!).trimmingCharacters(in: .whitespaces) } ?? "unknown"
+}
+
+/// PyTorch's times from `tools/bench_pytorch.py`'s output (`$SARDFQ_PYTORCH_TIMES`, default
+/// `.bench/pytorch.json`), when they were measured on this CPU within the last two hours; else
+/// none, and why. → model name: (forward ms, forward+backward ms)
+func pytorchTimes() -> (times: [String: (Double, Double)], note: String) {
+    let path = ProcessInfo.processInfo.environment["SARDFQ_PYTORCH_TIMES"] ?? ".bench/pytorch.json"
+    let how = "run `python3 tools/bench_pytorch.py --threads \(Parallel.workers)` just before for a PyTorch column"
+    guard let data = FileManager.default.contents(atPath: path),
+          let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return ([:], "no PyTorch times (\(path) missing); \(how)") }
+    let cpu = json["cpu"] as? String ?? "?", at = json["unix_time"] as? Double ?? 0
+    guard cpu == cpuModelName() else { return ([:], "PyTorch times in \(path) are from another CPU (\(cpu)); \(how)") }
+    guard Date().timeIntervalSince1970 - at < 2 * 3600 else { return ([:], "PyTorch times in \(path) are older than two hours; \(how)") }
+    var times: [String: (Double, Double)] = [:]
+    for (name, v) in json["models"] as? [String: [String: Double]] ?? [:] {
+        if let f = v["forward_ms"], let b = v["forward_backward_ms"] { times[name] = (f, b) }
+    }
+    let threads = json["threads"] as? Int ?? 0
+    return (times, "PyTorch eager, \(threads) threads, measured on this CPU \(Int((Date().timeIntervalSince1970 - at) / 60)) min ago (\(path))")
+}
+
+/// Forward and forward+backward-to-the-input at batch 32, next to PyTorch's times measured beside it.
 func benchModels(reps: Int) throws {
-    print("\n## Models, batch 32 (ms; PyTorch eager, 2 threads, reference times for this machine)\n")
+    let (refs, note) = pytorchTimes()
+    print("\n## Models, batch 32 (ms; \(note))\n")
     print("| model | params | forward | fwd+bwd to input | PyTorch fwd / fwd+bwd | ratio fwd / fwd+bwd |")
     print("|---|---:|---:|---:|---:|---:|")
-    // PyTorch's small-model reference is a 6-block dim-96 ViT on 32×32: our vit-s geometry.
-    let refs: [String: (Double, Double)] = ["vit-s": (32, 62), "deit_tiny_patch16_224": (520, 1290)]
     for name in ["vit-t", "vit-s", "swin-t", "deit_tiny_patch16_224"] where modelFilter == nil || modelFilter == name {
         let preset = Presets.named(name)!
         let model: VisionModel
@@ -213,7 +239,7 @@ func benchModels(reps: Int) throws {
         }
         x.requiresGrad = false
         var ref = "–", ratio = "–"
-        if let (pf, pb) = refs[name] { ref = "\(Int(pf)) / \(Int(pb))"; ratio = "\(f2(tf * 1e3 / pf)) / \(f2(tb * 1e3 / pb))" }
+        if let (pf, pb) = refs[name] { ref = "\(f1(pf)) / \(f1(pb))"; ratio = "\(f2(tf * 1e3 / pf)) / \(f2(tb * 1e3 / pb))" }
         if ProcessInfo.processInfo.environment["SARDFQ_BENCH_DEBUG"] != nil {
             var h = 0, m = 0, d = 0
             ck_buffer_stats(&h, &m, &d)

@@ -79,6 +79,11 @@ void ck_pool_run(long chunks, ck_task_fn fn, void *ctx);
 // Wall clock in seconds (monotonic).
 double ck_now(void);
 
+// The single-core rate of fused multiply-adds on 8-float AVX2 vectors (the widest every machine of
+// this binary has), in GFLOP/s: ten independent accumulator chains, timed for about `seconds`.
+// Measured, not assumed: what this core sustains now (clock, turbo, load of the shared machine).
+double ck_fma_peak_gflops(double seconds);
+
 // Fused multi-head attention (attention.c). Items it = b·H + h in [lo, hi).
 // qkv (B, N, 3·H·hd); bias (H, N, N) or NULL; mask (nw, N, N) or NULL; probs (B, H, N, N); ctx (B, N, H·hd).
 void ck_attention_forward(const float *qkv, const float *bias, const float *mask, long nw, float *probs,
