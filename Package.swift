@@ -14,6 +14,10 @@ let package = Package(
     products: [
         .executable(name: "sardfq", targets: ["sardfq"]),
     ],
+    dependencies: [
+        // SHA-256 for cache keys and entry checksums (and HMAC for a Jupyter kernel's messages).
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+    ],
     targets: [
         .target(
             name: "CKernels",
@@ -34,7 +38,8 @@ let package = Package(
         .target(name: "Quantization", dependencies: ["Tensor", "Models", "Datasets", "CKernels"]),
         .target(name: "Synthesis", dependencies: ["Tensor", "Models", "CKernels"]),
         .target(name: "Plot", dependencies: ["Tensor", "CImage"]),
-        .target(name: "Script", dependencies: ["Tensor", "Datasets", "Models", "Quantization", "Synthesis", "Plot"]),
+        .target(name: "Script", dependencies: ["Tensor", "Datasets", "Models", "Quantization", "Synthesis", "Plot",
+                                              .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Runtime", dependencies: ["Script", "Synthesis", "Models", "Tensor", "CKernels", "CReadline"]),
         .executableTarget(name: "sardfq", dependencies: ["Runtime"]),
         .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),

@@ -10,7 +10,7 @@ public struct CacheKey: CustomStringConvertible, Hashable {
 
     /// `kind` names the computation ("synthesize", "accuracy"); `parts` are its inputs as text.
     public init(kind: String, _ parts: [String]) {
-        var h = SHA256()
+        var h = ContentHash()
         h.update(Version.code)
         h.update("\u{0}" + kind)
         for p in parts { h.update("\u{0}\(p.utf8.count):" + p) }
@@ -22,7 +22,7 @@ public struct CacheKey: CustomStringConvertible, Hashable {
 
     /// SHA-256 of a tensor's shape and values (e.g. the weights hash of a model).
     public static func hash(_ t: Tensor) -> String {
-        var h = SHA256()
+        var h = ContentHash()
         h.update(shapeString(t.shape))
         h.update(floats: t.ptr, count: t.count)
         return h.finalize()
@@ -30,7 +30,7 @@ public struct CacheKey: CustomStringConvertible, Hashable {
 
     /// SHA-256 of named tensors in the given order.
     public static func hash(_ named: [(String, Tensor)]) -> String {
-        var h = SHA256()
+        var h = ContentHash()
         for (n, t) in named {
             h.update(n + shapeString(t.shape))
             h.update(floats: t.ptr, count: t.count)
@@ -80,7 +80,7 @@ public final class Cache {
 
     /// The header line of an entry: magic, kind, key, payload size and checksum.
     static func header(_ key: CacheKey, _ payload: Data) -> Data {
-        let sum = payload.withUnsafeBytes { b -> String in var h = SHA256(); h.update(b); return h.finalize() }
+        let sum = payload.withUnsafeBytes { b -> String in var h = ContentHash(); h.update(b); return h.finalize() }
         return Data("\(magic) \(key.kind) \(key.hex) \(payload.count) \(sum)\n".utf8)
     }
 

@@ -9,18 +9,18 @@ func tempDir(_ label: String) -> URL {
 }
 
 @Test func sha256KnownVectors() {
-    #expect(SHA256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-    #expect(SHA256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-    #expect(SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+    #expect(ContentHash.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    #expect(ContentHash.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    #expect(ContentHash.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
         == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
     // Feeding in pieces that straddle blocks gives the same digest as one piece.
     let text = String(repeating: "sardfq-", count: 50)
-    var h = SHA256()
+    var h = ContentHash()
     for chunk in stride(from: 0, to: text.utf8.count, by: 37) {
         let bytes = Array(text.utf8)[chunk..<min(chunk + 37, text.utf8.count)]
         bytes.withUnsafeBytes { h.update($0) }
     }
-    #expect(h.finalize() == SHA256.hex(text))
+    #expect(h.finalize() == ContentHash.hex(text))
 }
 
 @Test func cacheStoresLooksUpAndHonoursFresh() throws {
