@@ -17,11 +17,16 @@ $data2 << EOD
 6 85.7333374 0.469419446
 EOD
 $data3 << EOD
+3 81.4933319 0.547801894
+4 85.5066681 0.377125083
+6 86.386673 0.0899374825
+EOD
+$data4 << EOD
 3 81.6600037 0.379826794
 4 86.4466782 0.294090387
 6 86.3800049 0.567804859
 EOD
-$data4 << EOD
+$data5 << EOD
 3 88.38
 4 88.38
 6 88.38
@@ -34,5 +39,6 @@ set key top left box opaque
 plot $data0 using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.8 lc 1 title "Gaussian noise", \
      $data1 using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.8 lc 2 title "real images", \
      $data2 using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.8 lc 3 title "PSAQ-ViT", \
-     $data3 using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.8 lc 4 title "SARDFQ", \
-     $data4 using 1:2 with linespoints lw 2 pt 7 ps 0.8 lc 5 title "full precision"
+     $data3 using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.8 lc 4 title "SMI", \
+     $data4 using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.8 lc 5 title "SARDFQ", \
+     $data5 using 1:2 with linespoints lw 2 pt 7 ps 0.8 lc 6 title "full precision"

@@ -17,11 +17,16 @@ $data2 << EOD
 6 87.9266663 0.24074159
 EOD
 $data3 << EOD
+3 81.3799973 0.984004208
+4 87.1133347 0.0573486682
+6 88.3266602 0.179877409
+EOD
+$data4 << EOD
 3 80.6333313 0.499954043
 4 87.5400009 0.364783166
 6 88.6666718 0.166801332
 EOD
-$data4 << EOD
+$data5 << EOD
 3 89.08
 4 89.08
 6 89.08
@@ -34,5 +39,6 @@ set key top left box opaque
 plot $data0 using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.8 lc 1 title "Gaussian noise", \
      $data1 using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.8 lc 2 title "real images", \
      $data2 using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.8 lc 3 title "PSAQ-ViT", \
-     $data3 using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.8 lc 4 title "SARDFQ", \
-     $data4 using 1:2 with linespoints lw 2 pt 7 ps 0.8 lc 5 title "full precision"
+     $data3 using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.8 lc 4 title "SMI", \
+     $data4 using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.8 lc 5 title "SARDFQ", \
+     $data5 using 1:2 with linespoints lw 2 pt 7 ps 0.8 lc 6 title "full precision"
