@@ -298,25 +298,26 @@ public enum Builtins {
     public static let areaOrder = ["tensor", "model", "data", "loss", "quant", "synthesis", "plot", "runtime"]
 
     nonisolated(unsafe) static var table: [String: Builtin] = [:]
-    nonisolated(unsafe) static var loaded = false
     static let lock = NSLock()
 
-    /// Adds (or replaces) builtins of `area`.
+    /// Adds the builtins of `area`. A name registered twice is a programming error, reported at
+    /// once (the tables are read at the first lookup, so every test run meets it).
     public static func register(area: String, _ list: [Builtin]) {
         lock.lock(); defer { lock.unlock() }
         for b in list {
+            if let old = table[b.name] {
+                preconditionFailure("builtin '\(b.name)' is registered twice (areas '\(old.area)' and '\(area)')")
+            }
             b.area = area
             table[b.name] = b
         }
     }
 
-    static func ensureLoaded() {
-        lock.lock()
-        if loaded { lock.unlock(); return }
-        loaded = true
-        lock.unlock()
-        for install in installers { install() }
-    }
+    /// Runs every installer exactly once. A static `let` is initialised under the runtime's
+    /// once-lock: a second thread that asks meanwhile waits for the whole table, never sees half.
+    static let installed: Void = { for install in installers { install() } }()
+
+    static func ensureLoaded() { _ = installed }
 
     public static func lookup(_ name: String) -> Builtin? {
         ensureLoaded()
