@@ -96,12 +96,7 @@ extension Synthesis {
                 let loss = slotCE[i] + tvWeight * own
                 if loss < bestLoss[i] { bestLoss[i] = loss; (best.ptr + i * planeSize).update(from: x.ptr + i * planeSize, count: planeSize) }
             }
-            x.zeroGrad()
-            try total.backward()
-            opt.step()
-            try clampToImage(x, lo: lo, hi: hi, iteration: it + 1)
-            callbacks.progress?(it + 1, o.iterations, lastTerms)
-            if o.snapshotEvery > 0, (it + 1) % o.snapshotEvery == 0 { callbacks.snapshot?(it + 1, x.copy()) }
+            try descend(x, total, opt, lo: lo, hi: hi, iteration: it + 1, options: o, callbacks: callbacks, terms: lastTerms)
         }
         x.zeroGrad()
         // The dropped patches of the result are black: pixel 0, normalized (0 − mean)/std.

@@ -70,6 +70,18 @@ public enum Synthesis {
         }
     }
 
+    /// One optimisation step of the images: the gradient of `total`, Adam, the clamp and check,
+    /// then the progress and snapshot callbacks for `iteration` (1-based).
+    static func descend(_ x: Tensor, _ total: Tensor, _ opt: Adam, lo: [Float], hi: [Float], iteration: Int,
+                        options o: SynthesisOptions, callbacks: SynthesisCallbacks, terms: [(String, Double)]) throws {
+        x.zeroGrad()
+        try total.backward()
+        opt.step()
+        try clampToImage(x, lo: lo, hi: hi, iteration: iteration)
+        callbacks.progress?(iteration, o.iterations, terms)
+        if o.snapshotEvery > 0, iteration % o.snapshotEvery == 0 { callbacks.snapshot?(iteration, x.copy()) }
+    }
+
     /// Generates `count` calibration images for `model`.
     /// - returns: an `ImageSet` with images (count, C, H, W) in normalized space.
     public static func generate(model: VisionModel, count: Int, seed: UInt64, options o: SynthesisOptions = SynthesisOptions(),
@@ -246,12 +258,7 @@ public enum Synthesis {
             var total = terms[0].1
             for t in terms.dropFirst() { total = try total + t.1 }
             lastTerms = terms.map { ($0.0, Double($0.1.item)) } + [("total", Double(total.item))]
-            x.zeroGrad()
-            try total.backward()
-            opt.step()
-            try clampToImage(x, lo: lo, hi: hi, iteration: it + 1)
-            callbacks.progress?(it + 1, o.iterations, lastTerms)
-            if o.snapshotEvery > 0, (it + 1) % o.snapshotEvery == 0 { callbacks.snapshot?(it + 1, x.copy()) }
+            try descend(x, total, opt, lo: lo, hi: hi, iteration: it + 1, options: o, callbacks: callbacks, terms: lastTerms)
         }
         x.zeroGrad()
         var infoText = ["options": o.summary, "seconds": String(format: "%.3f", now() - start)]
