@@ -90,6 +90,30 @@ double ck_fma_peak_gflops(double seconds) {
   return (double)rounds * 10 * 8 * 2 / (t - t0) / 1e9;
 }
 
+__attribute__((target("avx512f"))) static double fma512_loop(double seconds) {
+  __m512 acc[12];
+  for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps(0.0f);
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  long rounds = 0;
+  double t0 = ck_now(), t = t0;
+  while (t - t0 < seconds) {
+    for (int r = 0; r < 100000; r++)
+      for (int i = 0; i < 12; i++) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+    rounds += 100000;
+    t = ck_now();
+  }
+  __m512 sum = acc[0];
+  for (int i = 1; i < 12; i++) sum = _mm512_add_ps(sum, acc[i]);
+  volatile float keep = _mm512_reduce_add_ps(sum);
+  (void)keep;
+  return (double)rounds * 12 * 16 * 2 / (t - t0) / 1e9;
+}
+
+double ck_fma512_peak_gflops(double seconds) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") ? fma512_loop(seconds) : 0;
+}
+
 double ck_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

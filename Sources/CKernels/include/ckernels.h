@@ -83,6 +83,8 @@ double ck_now(void);
 // this binary has), in GFLOP/s: ten independent accumulator chains, timed for about `seconds`.
 // Measured, not assumed: what this core sustains now (clock, turbo, load of the shared machine).
 double ck_fma_peak_gflops(double seconds);
+// The same on 16-float AVX-512 vectors, or 0 when this CPU has no AVX-512 (checked at run time).
+double ck_fma512_peak_gflops(double seconds);
 
 // Fused multi-head attention (attention.c). Items it = b·H + h in [lo, hi).
 // qkv (B, N, 3·H·hd); bias (H, N, N) or NULL; mask (nw, N, N) or NULL; probs (B, H, N, N); ctx (B, N, H·hd).
