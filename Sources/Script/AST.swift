@@ -37,6 +37,26 @@ public final class FunctionDecl {
     }
 }
 
+/// The binary operators, named by what they do and spelled as in the source.
+public enum BinaryOp: String, CaseIterable, Sendable {
+    case add = "+", subtract = "-", multiply = "*", divide = "/", remainder = "%", matmul = "@"
+    case equal = "==", notEqual = "!=", less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">="
+    /// `x in xs`: membership.
+    case contains = "in"
+
+    /// The operator of a compound assignment (`+=` → `.add`), nil for plain `=`.
+    public init?(compound token: String) {
+        guard token.count >= 2, token.hasSuffix("=") else { return nil }
+        self.init(rawValue: String(token.dropLast()))
+    }
+}
+
+/// `-x` and `not x` (`!x`).
+public enum UnaryOp: String, Sendable { case negate = "-", not }
+
+/// The short-circuit operators.
+public enum LogicalOp: String, Sendable { case and, or }
+
 public indirect enum ExprKind {
     case number(Double)
     case string([StringPart])
@@ -45,10 +65,10 @@ public indirect enum ExprKind {
     case name(String)
     case list([Expr])
     case record([(String, Expr)])
-    case unary(String, Expr)
-    case binary(String, Expr, Expr)
+    case unary(UnaryOp, Expr)
+    case binary(BinaryOp, Expr, Expr)
     /// `and` / `or`, evaluated short-circuit.
-    case logical(String, Expr, Expr)
+    case logical(LogicalOp, Expr, Expr)
     /// `f(a, k: v)`; `x |> f(a)` is parsed into `f(x, a)` with `piped` set.
     case call(Expr, [Argument], piped: Bool)
     case member(Expr, String)

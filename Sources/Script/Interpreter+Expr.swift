@@ -30,7 +30,7 @@ extension Interpreter {
             return .record(RecordRef(try fields.map { ($0.0, try eval($0.1, env)) }))
         case .unary(let op, let x):
             let v = try eval(x, env)
-            if op == "not" { return .bool(!v.isTruthy) }
+            if op == .not { return .bool(!v.isTruthy) }
             switch v {
             case .number(let n): return .number(-n)
             case .tensor(let t): return .tensor(-t)
@@ -42,7 +42,7 @@ extension Interpreter {
             return try binary(op, a, b, at: e.pos)
         case .logical(let op, let l, let r):
             let a = try eval(l, env)
-            if op == "and" { return a.isTruthy ? try eval(r, env) : a }
+            if op == .and { return a.isTruthy ? try eval(r, env) : a }
             return a.isTruthy ? a : try eval(r, env)
         case .call(let calleeExpr, let args, _):
             let callee = try eval(calleeExpr, env)
@@ -65,65 +65,65 @@ extension Interpreter {
 
     // MARK: operators
 
-    func binary(_ op: String, _ a: Value, _ b: Value, at pos: SourcePos) throws -> Value {
+    func binary(_ op: BinaryOp, _ a: Value, _ b: Value, at pos: SourcePos) throws -> Value {
         switch op {
-        case "==": return .bool(valuesEqual(a, b))
-        case "!=": return .bool(!valuesEqual(a, b))
-        case "in": return .bool(try contains(b, a, at: pos))
+        case .equal: return .bool(valuesEqual(a, b))
+        case .notEqual: return .bool(!valuesEqual(a, b))
+        case .contains: return .bool(try contains(b, a, at: pos))
         default: break
         }
         switch (a, b) {
         case (.number(let x), .number(let y)):
             switch op {
-            case "+": return .number(x + y)
-            case "-": return .number(x - y)
-            case "*": return .number(x * y)
-            case "/":
+            case .add: return .number(x + y)
+            case .subtract: return .number(x - y)
+            case .multiply: return .number(x * y)
+            case .divide:
                 guard y != 0 else { throw Diagnostic("division by zero", at: pos) }
                 return .number(x / y)
-            case "%":
+            case .remainder:
                 guard y != 0 else { throw Diagnostic("modulo by zero", at: pos) }
                 return .number(x - y * (x / y).rounded(.down))
-            case "<": return .bool(x < y)
-            case "<=": return .bool(x <= y)
-            case ">": return .bool(x > y)
-            case ">=": return .bool(x >= y)
+            case .less: return .bool(x < y)
+            case .lessOrEqual: return .bool(x <= y)
+            case .greater: return .bool(x > y)
+            case .greaterOrEqual: return .bool(x >= y)
             default: break
             }
         case (.string(let x), .string(let y)):
             switch op {
-            case "+":
+            case .add:
                 guard x.utf8.count + y.utf8.count <= Interpreter.maxLength else { throw Diagnostic("string too long", at: pos) }
                 return .string(x + y)
-            case "<": return .bool(x < y)
-            case "<=": return .bool(x <= y)
-            case ">": return .bool(x > y)
-            case ">=": return .bool(x >= y)
+            case .less: return .bool(x < y)
+            case .lessOrEqual: return .bool(x <= y)
+            case .greater: return .bool(x > y)
+            case .greaterOrEqual: return .bool(x >= y)
             default: break
             }
-        case (.list(let x), .list(let y)) where op == "+":
+        case (.list(let x), .list(let y)) where op == .add:
             guard x.items.count + y.items.count <= Interpreter.maxLength else { throw Diagnostic("list too long (more than \(Interpreter.maxLength) items)", at: pos) }
             return .list(x.items + y.items)
         case (.tensor, _), (_, .tensor):
             return try tensorBinary(op, a, b, at: pos)
         default: break
         }
-        var msg = "cannot apply '\(op)' to \(a.typeName) and \(b.typeName)"
-        if op == "+", case .string = a { msg += " (use interpolation: \"…{x}\")" }
-        if op == "+", case .string = b { msg += " (use interpolation: \"{x}…\")" }
+        var msg = "cannot apply '\(op.rawValue)' to \(a.typeName) and \(b.typeName)"
+        if op == .add, case .string = a { msg += " (use interpolation: \"…{x}\")" }
+        if op == .add, case .string = b { msg += " (use interpolation: \"{x}…\")" }
         throw Diagnostic(msg, at: pos)
     }
 
-    func tensorBinary(_ op: String, _ a: Value, _ b: Value, at pos: SourcePos) throws -> Value {
+    func tensorBinary(_ op: BinaryOp, _ a: Value, _ b: Value, at pos: SourcePos) throws -> Value {
         do {
             switch (a, b) {
             case (.tensor(let x), .number(let s)):
                 let f = Float(s)
                 switch op {
-                case "+": return .tensor(x + f)
-                case "-": return .tensor(x - f)
-                case "*": return .tensor(x * f)
-                case "/":
+                case .add: return .tensor(x + f)
+                case .subtract: return .tensor(x - f)
+                case .multiply: return .tensor(x * f)
+                case .divide:
                     guard f != 0 else { throw Diagnostic("division of a tensor by zero", at: pos) }
                     return .tensor(x / f)
                 default: break
@@ -131,20 +131,20 @@ extension Interpreter {
             case (.number(let s), .tensor(let x)):
                 let f = Float(s)
                 switch op {
-                case "+": return .tensor(f + x)
-                case "-": return .tensor(f - x)
-                case "*": return .tensor(f * x)
-                case "/": return .tensor(try Tensor.full(x.shape, f) / x)
+                case .add: return .tensor(f + x)
+                case .subtract: return .tensor(f - x)
+                case .multiply: return .tensor(f * x)
+                case .divide: return .tensor(try Tensor.full(x.shape, f) / x)
                 default: break
                 }
             default:
                 guard let x = try? tensorFromValue(a), let y = try? tensorFromValue(b) else { break }
                 switch op {
-                case "+": return .tensor(try x + y)
-                case "-": return .tensor(try x - y)
-                case "*": return .tensor(try x * y)
-                case "/": return .tensor(try x / y)
-                case "@": return .tensor(try Tensor.matmul(x, y))
+                case .add: return .tensor(try x + y)
+                case .subtract: return .tensor(try x - y)
+                case .multiply: return .tensor(try x * y)
+                case .divide: return .tensor(try x / y)
+                case .matmul: return .tensor(try Tensor.matmul(x, y))
                 default: break
                 }
             }
@@ -154,8 +154,8 @@ extension Interpreter {
             Interrupt.clear()
             throw Diagnostic("interrupted", at: pos)
         }
-        var msg = "cannot apply '\(op)' to \(a.typeName) and \(b.typeName)"
-        if ["<", "<=", ">", ">="].contains(op) { msg += " (compare numbers, e.g. x.item() < 1)" }
+        var msg = "cannot apply '\(op.rawValue)' to \(a.typeName) and \(b.typeName)"
+        if [BinaryOp.less, .lessOrEqual, .greater, .greaterOrEqual].contains(op) { msg += " (compare numbers, e.g. x.item() < 1)" }
         throw Diagnostic(msg, at: pos)
     }
 

@@ -215,7 +215,7 @@ public final class Interpreter {
         var v = try eval(e, env)
         if op != "=" {
             let current = try eval(target, env)
-            v = try binary(String(op.dropLast()), current, v, at: pos)
+            v = try binary(BinaryOp(compound: op)!, current, v, at: pos)
         }
         switch target.kind {
         case .name(let name):

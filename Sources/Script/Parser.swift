@@ -288,7 +288,7 @@ public struct Parser {
         while tok.isKeyword("or") {
             let op = advance(); skipNewlines()
             try link(&links)
-            lhs = Expr(.logical("or", lhs, try andExpr()), op.pos)
+            lhs = Expr(.logical(.or, lhs, try andExpr()), op.pos)
         }
         return lhs
     }
@@ -300,7 +300,7 @@ public struct Parser {
         while tok.isKeyword("and") {
             let op = advance(); skipNewlines()
             try link(&links)
-            lhs = Expr(.logical("and", lhs, try notExpr()), op.pos)
+            lhs = Expr(.logical(.and, lhs, try notExpr()), op.pos)
         }
         return lhs
     }
@@ -309,7 +309,7 @@ public struct Parser {
         if tok.isKeyword("not") {
             let op = advance()
             try enter(); defer { depth -= 1 }
-            return Expr(.unary("not", try notExpr()), op.pos)
+            return Expr(.unary(.not, try notExpr()), op.pos)
         }
         return try comparison()
     }
@@ -319,7 +319,7 @@ public struct Parser {
     mutating func comparison() throws -> Expr {
         let lhs = try additive()
         guard tok.kind == .symbol, Parser.comparisons.contains(tok.text) else {
-            if tok.isKeyword("in") { let op = advance(); skipNewlines(); return Expr(.binary("in", lhs, try additive()), op.pos) }
+            if tok.isKeyword("in") { let op = advance(); skipNewlines(); return Expr(.binary(.contains, lhs, try additive()), op.pos) }
             return lhs
         }
         let op = advance(); skipNewlines()
@@ -327,7 +327,7 @@ public struct Parser {
         if tok.kind == .symbol, Parser.comparisons.contains(tok.text) {
             throw error("comparisons cannot be chained; use 'and' (a < b and b < c)")
         }
-        return Expr(.binary(op.text, lhs, rhs), op.pos)
+        return Expr(.binary(BinaryOp(rawValue: op.text)!, lhs, rhs), op.pos)
     }
 
     mutating func additive() throws -> Expr {
@@ -337,7 +337,7 @@ public struct Parser {
         while tok.isSymbol("+") || tok.isSymbol("-") {
             let op = advance(); skipNewlines()
             try link(&links)
-            lhs = Expr(.binary(op.text, lhs, try multiplicative()), op.pos)
+            lhs = Expr(.binary(BinaryOp(rawValue: op.text)!, lhs, try multiplicative()), op.pos)
         }
         return lhs
     }
@@ -349,7 +349,7 @@ public struct Parser {
         while tok.isSymbol("*") || tok.isSymbol("/") || tok.isSymbol("%") || tok.isSymbol("@") {
             let op = advance(); skipNewlines()
             try link(&links)
-            lhs = Expr(.binary(op.text, lhs, try unary()), op.pos)
+            lhs = Expr(.binary(BinaryOp(rawValue: op.text)!, lhs, try unary()), op.pos)
         }
         return lhs
     }
@@ -360,7 +360,7 @@ public struct Parser {
             try enter(); defer { depth -= 1 }
             let inner = try unary()
             if op.text == "+" { return inner }
-            return Expr(.unary(op.text == "!" ? "not" : "-", inner), op.pos)
+            return Expr(.unary(op.text == "!" ? .not : .negate, inner), op.pos)
         }
         return try postfix()
     }

@@ -169,7 +169,7 @@ public struct Resolver {
             if parts.count == 1, case .text(let s) = parts[0] { return .string(s) }
             if parts.isEmpty { return .string("") }
             return nil
-        case .unary("-", let x): if case .number(let n) = x.kind { return .number(-n) }; return nil
+        case .unary(.negate, let x): if case .number(let n) = x.kind { return .number(-n) }; return nil
         default: return nil
         }
     }
