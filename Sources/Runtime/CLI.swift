@@ -123,10 +123,7 @@ public enum CLI {
     }
 
     static func readSource(_ path: String) throws -> SourceFile {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw UsageError("cannot read '\(path)'")
-        }
-        return SourceFile(name: path, text: text)
+        try SourceFile.read(path: path)
     }
 
     static func eprint(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
@@ -135,7 +132,11 @@ public enum CLI {
     /// call chain. Files already written stay written.
     static func run(_ args: [String]) throws -> Int32 {
         let o = try parseRunOptions(args)
-        let file = try readSource(o.file)
+        let file: SourceFile
+        do { file = try readSource(o.file) } catch {
+            eprint("\(error)")
+            return 1
+        }
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         let out = o.outDir.map { $0.hasPrefix("/") ? URL(fileURLWithPath: $0) : cwd.appendingPathComponent($0) } ?? cwd
         var isDir: ObjCBool = false
@@ -174,8 +175,8 @@ public enum CLI {
         guard !args.isEmpty else { throw UsageError("check needs a recipe file") }
         var status: Int32 = 0
         for path in args {
-            let file = try readSource(path)
             do {
+                let file = try readSource(path)
                 let program = try Parser.parse(file)
                 let problems = Resolver.check(program)
                 for d in problems { eprint(d.description) }

@@ -86,10 +86,10 @@ public final class REPL {
             case ":load":
                 guard !arg.isEmpty else { complain("usage: :load FILE"); return true }
                 do {
-                    let text = try String(contentsOfFile: arg, encoding: .utf8)
-                    evaluate(text, name: arg, printValue: false)
+                    let file = try SourceFile.read(path: arg)
+                    evaluate(file.text, name: arg, printValue: false)
                 } catch {
-                    complain("cannot read \(arg): \(error.localizedDescription)")
+                    complain("\(error)")
                 }
             default:
                 complain("unknown command \(parts[0]) (commands: \(Completion.replCommands.joined(separator: " ")))")

@@ -278,7 +278,7 @@ extension Builtins {
             return out
         case .string(let name):
             if let b = lookup(name) { return helpText(for: .builtin(b)) }
-            var msg = "no builtin named '\(name)'"
+            var msg = "no builtin named '\(shown(name))'"
             if let s = suggestion(for: name, among: names) { msg += " (did you mean '\(s)'?)" }
             return msg
         case .builtin(let b):

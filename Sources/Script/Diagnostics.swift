@@ -10,7 +10,7 @@ public final class SourceFile {
     /// Line ends are normalized to "\n", so a CRLF file reports the same positions as its LF twin.
     public init(name: String, text: String) {
         self.name = name
-        let normalized = text.contains("\r") ? text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n") : text
+        let normalized = text.utf8.contains(13) ? text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n") : text
         self.text = normalized
         self.lines = normalized.split(separator: "\n", omittingEmptySubsequences: false)
     }
@@ -86,16 +86,21 @@ public struct Diagnostic: Error, CustomStringConvertible {
 
     static func excerpt(_ pos: SourcePos, indent: String = "    ") -> String {
         guard let file = pos.file, pos.line >= 1, pos.line <= file.lines.count else { return "" }
-        var text = file.line(pos.line).replacingOccurrences(of: "\t", with: " ")
-        var caretCol = max(1, min(pos.col, text.count + 1))
+        let line = file.lines[pos.line - 1]
+        let count = line.count
+        var caretCol = max(1, min(pos.col, count + 1))
+        var text: String
         // A long line is shown as a window around the column (a 3 MB line must not be echoed).
         let width = 120
-        if text.count > width + 40 {
-            let chars = Array(text)
-            let start = max(0, min(caretCol - 1 - width / 2, chars.count - width)), end = min(chars.count, start + width)
-            text = (start > 0 ? "…" : "") + String(chars[start..<end]) + (end < chars.count ? "…" : "")
+        if count > width + 40 {
+            let start = max(0, min(caretCol - 1 - width / 2, count - width)), end = min(count, start + width)
+            let from = line.index(line.startIndex, offsetBy: start), to = line.index(from, offsetBy: end - start)
+            text = (start > 0 ? "…" : "") + String(line[from..<to]) + (end < count ? "…" : "")
             caretCol = caretCol - start + (start > 0 ? 1 : 0)
+        } else {
+            text = String(line)
         }
+        text = text.replacingOccurrences(of: "\t", with: " ")
         return "\n" + indent + text + "\n" + indent + String(repeating: " ", count: caretCol - 1) + "^"
     }
 }
@@ -112,6 +117,12 @@ public struct ScriptError: Error, CustomStringConvertible {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// A name as a message shows it: whole up to 40 characters, else its first 40 and "…" (a message
+/// about a 1 MB identifier must not be 1 MB long).
+func shown(_ name: String) -> String {
+    name.count <= 40 ? name : String(name.prefix(40)) + "…"
 }
 
 /// Edit distance for "did you mean" suggestions.

@@ -41,11 +41,11 @@ extension Interpreter {
         for (i, (v, _)) in positional.enumerated() { given[decl.params[i].name] = v }
         for (label, v, apos) in keyword {
             guard decl.params.contains(where: { $0.name == label }) else {
-                var msg = "unknown argument '\(label)' to '\(decl.name)'"
+                var msg = "unknown argument '\(shown(label))' to '\(decl.name)'"
                 if let s = suggestion(for: label, among: decl.params.map(\.name)) { msg += " (did you mean '\(s)'?)" }
                 throw Diagnostic(msg, at: apos)
             }
-            if given[label] != nil { throw Diagnostic("argument '\(label)' to '\(decl.name)' given twice", at: apos) }
+            if given[label] != nil { throw Diagnostic("argument '\(shown(label))' to '\(decl.name)' given twice", at: apos) }
             given[label] = v
         }
         for p in decl.params where given[p.name] == nil && p.defaultValue == nil {
@@ -107,12 +107,12 @@ extension Interpreter {
         }
         for (label, v, apos) in keyword {
             guard let p = b.params.first(where: { $0.name == label }), !p.variadic else {
-                var msg = "unknown argument '\(label)' to '\(b.name)'"
+                var msg = "unknown argument '\(shown(label))' to '\(b.name)'"
                 if let s = suggestion(for: label, among: b.params.map(\.name)) { msg += " (did you mean '\(s)'?)" }
                 msg += "; it takes: \(b.signature)"
                 throw Diagnostic(msg, at: apos)
             }
-            if values[label] != nil { throw Diagnostic("argument '\(label)' to '\(b.name)' given twice", at: apos) }
+            if values[label] != nil { throw Diagnostic("argument '\(shown(label))' to '\(b.name)' given twice", at: apos) }
             values[label] = v
             positions[label] = apos
         }

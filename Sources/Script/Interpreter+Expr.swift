@@ -21,7 +21,7 @@ extension Interpreter {
         case .name(let name):
             if let v = env.lookup(name) { return v }
             if let b = Builtins.lookup(name) { return .builtin(b) }
-            var msg = "unknown name '\(name)'"
+            var msg = "unknown name '\(shown(name))'"
             if let s = suggestion(for: name, among: env.allNames + Builtins.names) { msg += " (did you mean '\(s)'?)" }
             throw Diagnostic(msg, at: e.pos)
         case .list(let items):
@@ -199,9 +199,9 @@ extension Interpreter {
         default: break
         }
         if let b = Builtins.lookup(name), !b.params.isEmpty { return .builtin(b.bound(to: base)) }
-        var msg = "\(base.typeName) has no member '\(name)'"
+        var msg = "\(base.typeName) has no member '\(shown(name))'"
         if case .record(let r) = base {
-            msg = "record has no field '\(name)'" + (r.keys.isEmpty ? "" : " (fields: \(r.keys.joined(separator: ", ")))")
+            msg = "record has no field '\(shown(name))'" + (r.keys.isEmpty ? "" : " (fields: \(r.keys.joined(separator: ", ")))")
         }
         if let s = suggestion(for: name, among: memberNames(of: base)) { msg += " (did you mean '\(s)'?)" }
         throw Diagnostic(msg, at: pos)

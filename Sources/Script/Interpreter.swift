@@ -220,7 +220,7 @@ public final class Interpreter {
         switch target.kind {
         case .name(let name):
             guard env.assign(name, v) else {
-                throw Diagnostic("unknown variable '\(name)' (declare it first with 'let \(name) = …')", at: target.pos)
+                throw Diagnostic("unknown variable '\(shown(name))' (declare it first with 'let \(shown(name)) = …')", at: target.pos)
             }
         case .member(let base, let name):
             let b = try eval(base, env)
@@ -229,7 +229,7 @@ public final class Interpreter {
             case .tensor(let t) where name == "requires_grad":
                 guard case .bool(let flag) = v else { throw Diagnostic("requires_grad must be true or false", at: pos) }
                 t.requiresGrad = flag
-            default: throw Diagnostic("cannot set member '\(name)' of \(b.brief)", at: target.pos)
+            default: throw Diagnostic("cannot set member '\(shown(name))' of \(b.brief)", at: target.pos)
             }
         case .index(let base, let items):
             let b = try eval(base, env)

@@ -111,13 +111,13 @@ public struct Lexer {
         let start = here
         guard let c = peek() else { return Token(kind: .eof, text: "", pos: start) }
         if c.isDigit09 { return lexNumber(start) }
-        if c.isLetter || c == "_" {
+        if c.isIdentifierStart {
             var s = ""
-            while let d = peek(), d.isLetter || d.isDigit09 || d == "_" { s.append(advance()) }
+            while let d = peek(), d.isIdentifierStart || d.isDigit09 { s.append(advance()) }
             return Token(kind: Lexer.keywords.contains(s) ? .keyword : .ident, text: s, pos: start)
         }
         if c == "\"" || c == "'" { return lexString(start, quote: c) }
-        for s in Lexer.symbols where matches(s) {
+        if let s = symbol(at: c) {
             for _ in 0..<s.count { _ = advance() }
             switch s {
             case "(", "[", "{": brackets.append(Character(s))
@@ -143,14 +143,15 @@ public struct Lexer {
         return Lexer.statementKeywords.contains(word)
     }
 
-    func matches(_ s: String) -> Bool {
-        var k = 0
-        for ch in s {
-            if peek(k) != ch { return false }
-            k += 1
-        }
-        return true
+    /// The symbol starting at the current character `c`, longest first ("|>" before "|"); nil if none.
+    /// A lookup on the first character, not a scan of every symbol: the lexer stays fast on long files.
+    func symbol(at c: Character) -> String? {
+        guard let first = Lexer.symbolsByFirst[c] else { return nil }
+        for s in first where s.count == 1 || peek(1) == s.last { return s }
+        return nil
     }
+
+    static let symbolsByFirst: [Character: [String]] = Dictionary(grouping: symbols, by: { $0.first! })
 
     mutating func lexNumber(_ start: SourcePos) -> Token {
         var s = ""
@@ -233,5 +234,14 @@ public struct Lexer {
 
 extension Character {
     /// 0–9 only: `isNumber` also accepts ², ½ and Arabic-Indic digits, which `Double` cannot read.
-    var isDigit09: Bool { isASCII && isWholeNumber }
+    var isDigit09: Bool {
+        guard let v = asciiValue else { return false }
+        return v >= 48 && v <= 57
+    }
+
+    /// A letter (any script) or `_`; ASCII is decided without Unicode property lookups.
+    var isIdentifierStart: Bool {
+        if let v = asciiValue { return (v >= 65 && v <= 90) || (v >= 97 && v <= 122) || v == 95 }
+        return isLetter
+    }
 }

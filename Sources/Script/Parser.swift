@@ -25,8 +25,27 @@ public struct Parser {
         self.diagnostics = lexer.diagnostics
     }
 
+    /// Size limits that keep `check` well under a second on any input: a recipe is a few hundred
+    /// short lines, and a longer text is refused before it is lexed.
+    public static let maxSourceBytes = 1 << 20
+    public static let maxLineLength = 10_000
+
+    /// The first line over `maxLineLength` characters, or a text over `maxSourceBytes`, as a diagnostic.
+    static func sizeProblem(_ file: SourceFile) -> Diagnostic? {
+        if file.text.utf8.count > maxSourceBytes {
+            return Diagnostic("source too long (\(file.text.utf8.count) bytes; a program is limited to \(maxSourceBytes))",
+                              at: SourcePos(file: file, line: 1, col: 1))
+        }
+        for (k, line) in file.lines.enumerated() where line.utf8.count > maxLineLength && line.count > maxLineLength {
+            return Diagnostic("line too long (\(line.count) characters; a line is limited to \(maxLineLength))",
+                              at: SourcePos(file: file, line: k + 1, col: maxLineLength + 1))
+        }
+        return nil
+    }
+
     /// Parses a whole file. Throws `DiagnosticList` with every syntax error found.
     public static func parse(_ file: SourceFile) throws -> Program {
+        if let d = sizeProblem(file) { throw DiagnosticList([d]) }
         var parser = Parser(file: file)
         // Lexical errors (bad strings, stray characters) make the parser trip on the same line
         // again; report only the lexical one there.

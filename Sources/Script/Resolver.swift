@@ -39,7 +39,7 @@ public struct Resolver {
             expr(e)
             if case .name(let n) = target.kind {
                 if find(n) == nil {
-                    diagnostics.append(Diagnostic("unknown variable '\(n)' (declare it first with 'let \(n) = …')", at: target.pos))
+                    diagnostics.append(Diagnostic("unknown variable '\(shown(n))' (declare it first with 'let \(shown(n)) = …')", at: target.pos))
                 }
             } else { expr(target) }
         case .expr(let e): expr(e)
@@ -91,7 +91,7 @@ public struct Resolver {
         case .name(let n):
             if find(n) == nil && Builtins.lookup(n) == nil {
                 let visible = scopes.flatMap { $0.keys } + Builtins.names
-                var msg = "unknown name '\(n)'"
+                var msg = "unknown name '\(shown(n))'"
                 if let s = suggestion(for: n, among: visible) { msg += " (did you mean '\(s)'?)" }
                 diagnostics.append(Diagnostic(msg, at: e.pos))
             }
@@ -123,7 +123,7 @@ public struct Resolver {
         if let found = find(n) {
             guard let d = found else { return }  // a variable: unknown until run time
             for a in args { if let l = a.label, !d.params.contains(where: { $0.name == l }) {
-                var msg = "unknown argument '\(l)' to '\(n)'"
+                var msg = "unknown argument '\(shown(l))' to '\(n)'"
                 if let s = suggestion(for: l, among: d.params.map(\.name)) { msg += " (did you mean '\(s)'?)" }
                 diagnostics.append(Diagnostic(msg, at: a.pos))
             } }
@@ -135,7 +135,7 @@ public struct Resolver {
         }
         guard let b = Builtins.lookup(n) else { return }
         for a in args { if let l = a.label, !b.params.contains(where: { $0.name == l && !$0.variadic }) {
-            var msg = "unknown argument '\(l)' to '\(n)'"
+            var msg = "unknown argument '\(shown(l))' to '\(n)'"
             if let s = suggestion(for: l, among: b.params.map(\.name)) { msg += " (did you mean '\(s)'?)" }
             diagnostics.append(Diagnostic(msg + "; it takes: \(b.signature)", at: a.pos))
         } }

@@ -67,7 +67,7 @@ import Testing
     let unknown = try runSardfq(["frobnicate"], cwd: dir)
     #expect(unknown.status == 2 && unknown.stderr.hasPrefix("sardfq: unknown command 'frobnicate'\nusage:"))
     let noFile = try runSardfq(["run", "missing.dfq"], cwd: dir)
-    #expect(noFile.status == 2 && noFile.stderr.hasPrefix("sardfq: cannot read 'missing.dfq'"))
+    #expect(noFile.status == 1 && noFile.stderr.hasPrefix("cannot read 'missing.dfq'") && !noFile.stderr.contains("usage:"))
 }
 
 @Test func runOptionsParse() throws {
