@@ -13,6 +13,7 @@ let package = Package(
     name: "sardfq",
     products: [
         .executable(name: "sardfq", targets: ["sardfq"]),
+        .executable(name: "sardfq-fuzz", targets: ["sardfq-fuzz"]),
     ],
     dependencies: [
         // SHA-256 for cache keys and entry checksums (and HMAC for a Jupyter kernel's messages).
@@ -42,13 +43,17 @@ let package = Package(
                                               .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Runtime", dependencies: ["Script", "Synthesis", "Models", "Tensor", "CKernels", "CReadline"]),
         .executableTarget(name: "sardfq", dependencies: ["Runtime"]),
+        // Fuzz harnesses (docs/fuzzing.md): no library imports them.
+        .target(name: "CFuzz"),
+        .target(name: "Fuzz", dependencies: ["Script", "Datasets", "Tensor"]),
+        .executableTarget(name: "sardfq-fuzz", dependencies: ["Fuzz", "CFuzz"]),
         .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Plot", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Models", "Quantization", "Datasets", "Script", "Tensor", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "Models", "Datasets", "Tensor"]),
-        .testTarget(name: "ScriptTests", dependencies: ["Script", "Runtime", "Models", "Tensor", "Plot"], resources: [.copy("Corpus")]),
+        .testTarget(name: "ScriptTests", dependencies: ["Script", "Runtime", "Models", "Tensor", "Plot", "Fuzz"], resources: [.copy("Corpus")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -127,11 +127,12 @@ static int too_large(int64_t w, int64_t h, int max_side, int64_t max_pixels, cha
     return 1;
 }
 
-int ci_png_decode_file(const char *path, int max_side, int64_t max_pixels, int *w, int *h, uint8_t **out,
-                       char *err, size_t errlen) {
+int ci_png_decode(const uint8_t *data, size_t len, int max_side, int64_t max_pixels, int *w, int *h, uint8_t **out,
+                  char *err, size_t errlen) {
     *out = NULL;
     *w = *h = 0;
-    FILE *fp = fopen(path, "rb");
+    if (len < 8) { set_err(err, errlen, "not a PNG file (only %zu bytes)", len); return 2; }
+    FILE *fp = fmemopen((void *)data, len, "rb");  // libpng reads a stream; the bytes are already in memory
     if (!fp) { set_err(err, errlen, "cannot open: %s", strerror(errno)); return 1; }
     uint8_t sig[8];
     if (fread(sig, 1, 8, fp) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
@@ -270,11 +271,12 @@ static void jpeg_emit_message_fn(j_common_ptr cinfo, int msg_level) {
     }
 }
 
-int ci_jpeg_decode_file(const char *path, int max_side, int64_t max_pixels, int *w, int *h, uint8_t **out,
-                        char *err, size_t errlen) {
+int ci_jpeg_decode(const uint8_t *data, size_t len, int max_side, int64_t max_pixels, int *w, int *h, uint8_t **out,
+                   char *err, size_t errlen) {
     *out = NULL;
     *w = *h = 0;
-    FILE *fp = fopen(path, "rb");
+    if (len < 2) { set_err(err, errlen, "not a JPEG file (only %zu bytes)", len); return 2; }
+    FILE *fp = fmemopen((void *)data, len, "rb");
     if (!fp) { set_err(err, errlen, "cannot open: %s", strerror(errno)); return 1; }
     struct jpeg_decompress_struct cinfo;
     jpeg_err_ctx jerr;

@@ -29,22 +29,29 @@ public struct RGBImage: Equatable {
     /// name: ImageNet has PNG files named `.JPEG`). Gray becomes RGB, alpha is dropped, palettes
     /// are expanded, 16-bit samples keep their high byte; see `cimage.h`.
     public static func decode(path: String) throws -> RGBImage {
-        guard let fh = FileHandle(forReadingAtPath: path) else {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw DatasetError.missing(path: path, hint: "cannot open image file")
         }
-        let head = [UInt8](fh.readData(ofLength: 8))
-        try? fh.close()
-        let isPNG = head.starts(with: [0x89, 0x50, 0x4E, 0x47])
-        let isJPEG = head.starts(with: [0xFF, 0xD8])
+        return try decode(bytes: [UInt8](data), path: path, maxSide: maxSide, maxPixels: maxPixels)
+    }
+
+    /// Decodes JPEG or PNG bytes; `path` names them in errors. The size limits are checked on the
+    /// header, before any pixel buffer exists.
+    public static func decode(bytes: [UInt8], path: String, maxSide: Int = maxSide, maxPixels: Int = maxPixels) throws -> RGBImage {
+        let isPNG = bytes.starts(with: [0x89, 0x50, 0x4E, 0x47])
+        let isJPEG = bytes.starts(with: [0xFF, 0xD8])
         guard isPNG || isJPEG else {
             throw DatasetError.corrupt(path: path, message: "not a JPEG or PNG file (unknown signature)")
         }
         var w: Int32 = 0, h: Int32 = 0
         var out: UnsafeMutablePointer<UInt8>?
         var err = [CChar](repeating: 0, count: 512)
-        let side = Int32(maxSide), area = Int64(maxPixels)
-        let rc = isPNG ? ci_png_decode_file(path, side, area, &w, &h, &out, &err, err.count)
-                       : ci_jpeg_decode_file(path, side, area, &w, &h, &out, &err, err.count)
+        let side = Int32(clamping: maxSide), area = Int64(maxPixels)
+        let rc = bytes.withUnsafeBufferPointer { b in
+            isPNG ? ci_png_decode(b.baseAddress, b.count, side, area, &w, &h, &out, &err, err.count)
+                  : ci_jpeg_decode(b.baseAddress, b.count, side, area, &w, &h, &out, &err, err.count)
+        }
         guard rc == 0, let out else {
             throw DatasetError.corrupt(path: path, message: String(cString: err))
         }

@@ -47,16 +47,30 @@ public enum AtomicFile {
         }
     }
 
+    /// Fault injection for the disk-full tests on machines that cannot mount a small tmpfs:
+    /// with `SARDFQ_FAULT_DISK_BYTES=n` in the environment, writes fail with "No space left on
+    /// device" once this process has written n bytes through `write`, as a full disk would.
+    nonisolated(unsafe) static var diskBudget: Int? = ProcessInfo.processInfo.environment["SARDFQ_FAULT_DISK_BYTES"].flatMap(Int.init)
+
     /// Writes `data` atomically, creating the parent directory if needed.
     public static func write(_ data: Data, to path: String) throws {
         try ensureDirectory(for: path)
         removeStaleTemporaries(for: path)
         let tmp = temporaryPath(for: path)
         do {
+            if let budget = diskBudget {
+                if data.count > budget {
+                    // What a full disk leaves: a partial temporary, then ENOSPC.
+                    try? data.prefix(budget).write(to: URL(fileURLWithPath: tmp))
+                    diskBudget = 0
+                    throw NSError(domain: NSPOSIXErrorDomain, code: Int(ENOSPC), userInfo: [NSLocalizedDescriptionKey: "No space left on device"])
+                }
+                diskBudget = budget - data.count
+            }
             try data.write(to: URL(fileURLWithPath: tmp))
         } catch {
             try? FileManager.default.removeItem(atPath: tmp)
-            throw PlotError.io(path: path, message: "cannot write: \(error.localizedDescription)")
+            throw PlotError.io(path: path, message: "cannot write: \(reason(error))")
         }
         try commit(temporary: tmp, to: path)
     }
@@ -66,13 +80,29 @@ public enum AtomicFile {
         try write(Data(text.utf8), to: path)
     }
 
+    /// The operating system's words for a failed write ("No space left on device", "Read-only file
+    /// system"), not Foundation's paraphrase of them.
+    static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code)))
+        }
+        switch (error as? CocoaError)?.code {
+        case .fileWriteOutOfSpace?: return String(cString: strerror(ENOSPC))
+        case .fileWriteVolumeReadOnly?: return String(cString: strerror(EROFS))
+        case .fileWriteNoPermission?: return String(cString: strerror(EACCES))
+        default: return ns.localizedDescription
+        }
+    }
+
     /// Creates the directory that will hold `path`.
     public static func ensureDirectory(for path: String) throws {
         let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         } catch {
-            throw PlotError.io(path: path, message: "cannot create directory \(dir): \(error.localizedDescription)")
+            throw PlotError.io(path: path, message: "cannot create directory \(dir): \(reason(error))")
         }
     }
 }

@@ -28,14 +28,14 @@ int ci_gunzip_prefix(const char *path, uint8_t *buf, size_t n, size_t *got, char
 /// No gamma correction is applied (Pillow applies none either).
 /// An image with a side over `max_side` or more than `max_pixels` pixels is refused from its
 /// header, before any pixel buffer is allocated (a 200-byte PNG can claim 10^6 x 10^6).
-int ci_png_decode_file(const char *path, int max_side, int64_t max_pixels, int *w, int *h, uint8_t **out,
-                       char *err, size_t errlen);
+int ci_png_decode(const uint8_t *data, size_t len, int max_side, int64_t max_pixels, int *w, int *h, uint8_t **out,
+                  char *err, size_t errlen);
 
-/// Decodes a JPEG file to interleaved 8-bit RGB with libjpeg's defaults (ISLOW IDCT, fancy
+/// Decodes JPEG bytes to interleaved 8-bit RGB with libjpeg's defaults (ISLOW IDCT, fancy
 /// upsampling), which is what Pillow uses; gray JPEGs are replicated to RGB. CMYK is refused.
-/// Size limits as for `ci_png_decode_file`, checked on the header.
-int ci_jpeg_decode_file(const char *path, int max_side, int64_t max_pixels, int *w, int *h, uint8_t **out,
-                        char *err, size_t errlen);
+/// Size limits as for `ci_png_decode`, checked on the header.
+int ci_jpeg_decode(const uint8_t *data, size_t len, int max_side, int64_t max_pixels, int *w, int *h, uint8_t **out,
+                   char *err, size_t errlen);
 
 /// Writes an 8-bit PNG (channels 1 = gray, 3 = RGB, 4 = RGBA) from interleaved row-major pixels.
 /// Writes `path` directly; callers that need atomicity write a temporary name and rename it.
