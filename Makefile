@@ -14,11 +14,8 @@ SARDFQ       := .build/release/sardfq
 # libFuzzer, then each harness for FUZZ_SECONDS from its seeds. Findings land in .build/fuzz/findings.
 FUZZ_SECONDS   ?= 3600
 FUZZ_HARNESSES ?= script safetensors idx image
-SWIFT_USR      := $(shell dirname $$(dirname $$(readlink -f $$(command -v swiftc))))
-FUZZ_RT        := $(firstword $(wildcard $(SWIFT_USR)/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a))
-FUZZ_FLAGS     := -c release --product sardfq-fuzz --build-path .build/fuzz \
-                  -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
-                  -Xcc -fsanitize=address,fuzzer-no-link -Xlinker --undefined=LLVMFuzzerRunDriver -Xlinker $(FUZZ_RT) -Xlinker -lstdc++
+FUZZ_FLAGS     := -c release --product sardfq-fuzz --build-path .build/fuzz -Xswiftc -DLIBFUZZER \
+                  -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld -Xcc -fsanitize=address,fuzzer-no-link
 
 # Installs the Debian packages that are missing (needs root; apt-get update only when needed).
 deps:
@@ -41,13 +38,12 @@ main: build
 bench: build
 	$(SARDFQ) bench all
 
-fuzz: deps
-	@test -n "$(FUZZ_RT)" || { echo "libFuzzer runtime (libclang_rt.fuzzer_no_main) not found in the Swift toolchain"; exit 1; }
+fuzz: build
 	swift build $(FUZZ_FLAGS)
 	@mkdir -p .build/fuzz/findings .build/fuzz/logs
 	@for h in $(FUZZ_HARNESSES); do \
-	  .build/fuzz/release/sardfq-fuzz $$h --seeds .build/fuzz/corpus/$$h/seeds >/dev/null && mkdir -p .build/fuzz/corpus/$$h/found && \
-	  .build/fuzz/release/sardfq-fuzz $$h -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 -max_len=65536 \
+	  .build/release/sardfq-fuzz $$h --seeds .build/fuzz/corpus/$$h/seeds >/dev/null && mkdir -p .build/fuzz/corpus/$$h/found && \
+	  .build/fuzz/release/sardfq-fuzz $$h -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 -max_len=65536 -detect_leaks=0 \
 	    -print_final_stats=1 -artifact_prefix=.build/fuzz/findings/$$h- \
 	    .build/fuzz/corpus/$$h/found .build/fuzz/corpus/$$h/seeds 2> .build/fuzz/logs/$$h.log; \
 	  echo "$$h: $$(grep -E '^stat::number_of_executed_units' .build/fuzz/logs/$$h.log | awk '{print $$2}') executions," \

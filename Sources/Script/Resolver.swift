@@ -6,6 +6,11 @@ public struct Resolver {
     var loopDepth = 0
     var fnDepth = 0
     public private(set) var diagnostics: [Diagnostic] = []
+    /// Problems found past `maxReported`: counted, not described (a file of 10 000 unknown names
+    /// must not spend seconds on "did you mean" suggestions nobody reads).
+    var unreported = 0
+    var firstUnreported = SourcePos.unknown
+    public static let maxReported = 50
 
     public init(predefined: [String] = []) {
         for n in predefined { scopes[0][n] = .some(nil) }
@@ -15,7 +20,24 @@ public struct Resolver {
     public static func check(_ program: Program, predefined: [String] = []) -> [Diagnostic] {
         var r = Resolver(predefined: predefined)
         r.block(program.statements, newScope: false)
-        return r.diagnostics.sorted { ($0.pos.line, $0.pos.col) < ($1.pos.line, $1.pos.col) }
+        var all = r.diagnostics.sorted { ($0.pos.line, $0.pos.col) < ($1.pos.line, $1.pos.col) }
+        if r.unreported > 0 {
+            var more = Diagnostic("\(r.unreported) more problem\(r.unreported == 1 ? "" : "s") not shown (the first \(maxReported) are above), the next one here",
+                                  at: r.firstUnreported)
+            more.kind = .note
+            all.append(more)
+        }
+        return all
+    }
+
+    /// Records a problem; its message is built only while under `maxReported`.
+    mutating func report(_ message: @autoclosure () -> String, at pos: SourcePos) {
+        guard diagnostics.count < Resolver.maxReported else {
+            if unreported == 0 { firstUnreported = pos }
+            unreported += 1
+            return
+        }
+        diagnostics.append(Diagnostic(message(), at: pos))
     }
 
     func find(_ name: String) -> FunctionDecl?? {
@@ -39,7 +61,7 @@ public struct Resolver {
             expr(e)
             if case .name(let n) = target.kind {
                 if find(n) == nil {
-                    diagnostics.append(Diagnostic("unknown variable '\(shown(n))' (declare it first with 'let \(shown(n)) = …')", at: target.pos))
+                    report("unknown variable '\(shown(n))' (declare it first with 'let \(shown(n)) = …')", at: target.pos)
                 }
             } else { expr(target) }
         case .expr(let e): expr(e)
@@ -61,10 +83,10 @@ public struct Resolver {
             loopDepth -= 1
         case .function(let d): function(d)
         case .returnStmt(let e):
-            if fnDepth == 0 { diagnostics.append(Diagnostic("'return' outside a function", at: s.pos)) }
+            if fnDepth == 0 { report("'return' outside a function", at: s.pos) }
             if let e { expr(e) }
         case .breakStmt, .continueStmt:
-            if loopDepth == 0 { diagnostics.append(Diagnostic("'break'/'continue' outside a loop", at: s.pos)) }
+            if loopDepth == 0 { report("'break'/'continue' outside a loop", at: s.pos) }
         }
     }
 
@@ -90,10 +112,9 @@ public struct Resolver {
             for p in parts { if case .expr(let x, _) = p { expr(x) } }
         case .name(let n):
             if find(n) == nil && Builtins.lookup(n) == nil {
-                let visible = scopes.flatMap { $0.keys } + Builtins.names
-                var msg = "unknown name '\(shown(n))'"
-                if let s = suggestion(for: n, among: visible) { msg += " (did you mean '\(s)'?)" }
-                diagnostics.append(Diagnostic(msg, at: e.pos))
+                let scopes = self.scopes
+                report("unknown name '\(shown(n))'" + (suggestion(for: n, among: scopes.flatMap { $0.keys } + Builtins.names).map { " (did you mean '\($0)'?)" } ?? ""),
+                       at: e.pos)
             }
         case .list(let xs): xs.forEach { expr($0) }
         case .record(let fs): fs.forEach { expr($0.1) }
@@ -123,26 +144,24 @@ public struct Resolver {
         if let found = find(n) {
             guard let d = found else { return }  // a variable: unknown until run time
             for a in args { if let l = a.label, !d.params.contains(where: { $0.name == l }) {
-                var msg = "unknown argument '\(shown(l))' to '\(n)'"
-                if let s = suggestion(for: l, among: d.params.map(\.name)) { msg += " (did you mean '\(s)'?)" }
-                diagnostics.append(Diagnostic(msg, at: a.pos))
+                report("unknown argument '\(shown(l))' to '\(n)'" + (suggestion(for: l, among: d.params.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""),
+                       at: a.pos)
             } }
             if positional.count > d.params.count {
-                diagnostics.append(Diagnostic("too many arguments to '\(n)' (takes \(d.params.count), got \(positional.count))",
-                                              at: positional[d.params.count].pos))
+                report("too many arguments to '\(n)' (takes \(d.params.count), got \(positional.count))",
+                                              at: positional[d.params.count].pos)
             }
             return
         }
         guard let b = Builtins.lookup(n) else { return }
         for a in args { if let l = a.label, !b.params.contains(where: { $0.name == l && !$0.variadic }) {
-            var msg = "unknown argument '\(shown(l))' to '\(n)'"
-            if let s = suggestion(for: l, among: b.params.map(\.name)) { msg += " (did you mean '\(s)'?)" }
-            diagnostics.append(Diagnostic(msg + "; it takes: \(b.signature)", at: a.pos))
+            report("unknown argument '\(shown(l))' to '\(n)'" + (suggestion(for: l, among: b.params.map(\.name)).map { " (did you mean '\($0)'?)" } ?? "")
+                   + "; it takes: \(b.signature)", at: a.pos)
         } }
         let maxPositional = b.params.contains(where: \.variadic) ? Int.max : b.params.count
         if positional.count > maxPositional {
-            diagnostics.append(Diagnostic("too many arguments to '\(n)' (takes at most \(maxPositional), got \(positional.count))",
-                                          at: positional[maxPositional].pos))
+            report("too many arguments to '\(n)' (takes at most \(maxPositional), got \(positional.count))",
+                                          at: positional[maxPositional].pos)
         }
         // Literal arguments can be checked against the declared kinds right away.
         var k = 0
@@ -155,7 +174,7 @@ public struct Resolver {
             guard let p, let lit = literal(a.value) else { continue }
             if case .nothing = lit, case .nothing? = p.defaultValue { continue }
             if p.kind.accept(lit) == nil {
-                diagnostics.append(Diagnostic("bad argument '\(p.name)' to '\(n)' (\(p.kind.expected) expected, got \(lit.brief))", at: a.pos))
+                report("bad argument '\(p.name)' to '\(n)' (\(p.kind.expected) expected, got \(lit.brief))", at: a.pos)
             }
         }
     }
