@@ -70,6 +70,12 @@ public struct FuzzHarness: Sendable {
             return nil
         })
 
+    /// Whether our safetensors reader accepts `bytes`: nil when it does, else its error. For the
+    /// differential check against the reference implementation (tools/safetensors_differential.py).
+    public static func safetensorsVerdict(_ bytes: [UInt8]) -> String? {
+        do { _ = try Safetensors.decode(Data(bytes), file: "input"); return nil } catch { return "\(error)" }
+    }
+
     /// The IDX parser (Fashion-MNIST's format), on uncompressed bytes.
     static let idx = FuzzHarness(
         name: "idx", summary: "IDX array parser (Fashion-MNIST's file format)",

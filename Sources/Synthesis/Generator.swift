@@ -128,49 +128,22 @@ public enum Synthesis {
         let sardfq = o.method == .sardfq
         let useAPA = sardfq && o.apa, useMSR = sardfq && o.msr, useSL = sardfq && o.softLabels
 
-        // Draws fixed for the run.
+        // The stages, in the order of their terms in the total (PSE, APA, SL or CE, MSR's regions,
+        // TV) and of their rows in the forward batch. Each makes its draws now, fixed for the run.
         let ratio = Float(count * c * h * w) / Float(32 * 3 * 224 * 224)
         let pixelScale = o.tauScale ?? (o.tauScaling == .pixels ? ratio : ratio.squareRoot())
         var trng = root.derive("tau")
         let tau = o.tau ?? trng.uniform(2500, 3000) * pixelScale
         draws.tau = tau
-        let jitterMax = o.jitter ?? [15, 30].map { Swift.max(1, Int((Float($0) * Float(h) / 224).rounded())) }
-        var apaUsed: [(block: Int, weight: Float, prior: Tensor)] = []
-        if useAPA {
-            let p = try drawnPriors(model: model, info: info, count: count, seed: seed, options: o)
-            apaUsed = p.blocks
-            draws.realIndices = p.realIndices
-            draws.priors = apaUsed.map { ($0.block, $0.prior) }
-        }
-        // Targets that do not follow the augmentation are the same every iteration: made once.
-        let fixedTargets = o.apaView == .moved ? nil : apaUsed.map {
-            apaTarget($0.prior, block: info.blocks[$0.block], inputSize: (h, w), offset: 0, flip: false, options: o)
-        }
-        var boxes: [PixelBox] = [], regionLabels: [Int] = []
-        if useMSR {
-            var mr = root.derive("msr")
-            for i in 0..<count {
-                draws.regions += MSR.layout(image: i, height: h, width: w, maxRegions: o.kMSR, classes: classes, rng: &mr)
-            }
-            boxes = draws.regions.map(\.box); regionLabels = draws.regions.map(\.label)
-        }
-        // Targets of the whole images and of the region crops (in that order in the forward batch).
-        let imageTargets: Tensor, regionTargets: Tensor?
-        if useSL {
-            var sr = root.derive("sl")
-            var imageSets: [[Int]] = draws.labels.map { [$0] }
-            for r in draws.regions { imageSets[r.box.image].append(r.label) }
-            let shift = o.softLabelScale == .matched ? SoftLabels.matchedShift(numClasses: classes) : 0
-            let zi = SoftLabels.logits(imageSets, numClasses: classes, shift: shift, rng: &sr)
-            let zr = SoftLabels.logits(regionLabels.map { [$0] }, numClasses: classes, shift: shift, rng: &sr)
-            draws.imageZ = zi; draws.regionZ = regionLabels.isEmpty ? nil : zr
-            imageTargets = try SoftLabels.targets(zi)
-            regionTargets = regionLabels.isEmpty ? nil : try SoftLabels.targets(zr)
-        } else {
-            imageTargets = SoftLabels.oneHot(draws.labels, numClasses: classes)
-            regionTargets = regionLabels.isEmpty ? nil : SoftLabels.oneHot(regionLabels, numClasses: classes)
-        }
-        let pooledTargets = try regionTargets.map { try Tensor.concat([imageTargets, $0], axis: 0) }
+        var stages: [SynthesisStage] = []
+        if o.method == .psaq { stages.append(PSEStage(classToken: info.classToken, weight: o.pseWeight)) }
+        if useAPA { stages.append(try APAStage(model: model, info: info, count: count, seed: seed, options: o, draws: &draws)) }
+        let msr = useMSR ? MSRStage(count: count, info: info, root: root, options: o, draws: &draws) : nil
+        let labels = try SoftLabelStage(labels: draws.labels, classes: classes, soft: useSL, regions: msr, root: root, options: o, draws: &draws)
+        stages.append(labels)
+        if let msr { stages.append(msr) }
+        stages.append(TVStage(tau: tau, weight: o.tvWeight))
+        let capture = stages.reduce(into: Capture()) { $0.formUnion($1.capture) }
 
         // Images start as N(0, 1) in normalized space.
         var irng = root.derive("init")
@@ -182,15 +155,12 @@ public enum Synthesis {
         for p in frozen { p.requiresGrad = false }
         defer { for p in frozen { p.requiresGrad = true } }
         let baseLR = o.lr ?? (info.classToken ? 0.20 : 0.25)
-        let alpha1 = o.effectiveAlpha1(classToken: info.classToken)
         let opt = Adam([x], lr: baseLR, betas: o.betas, eps: o.eps)
         let perRound = Swift.max(1, o.iterations / o.rounds)
         let warmup = Int((Double(perRound) * o.warmupFraction).rounded())
+        let jitterMax = o.jitter ?? [15, 30].map { Swift.max(1, Int((Float($0) * Float(h) / 224).rounded())) }
         let lo = (0..<c).map { (0 - mean[$0]) / std[$0] }, hi = (0..<c).map { (1 - mean[$0]) / std[$0] }
         var jr = root.derive("jitter")
-        var capture: Capture = []
-        if useAPA { capture.insert(.attention) }
-        if o.method == .psaq { capture.insert(.attentionOutput) }
         var lastTerms: [(String, Double)] = []
 
         for it in 0..<o.iterations {
@@ -200,58 +170,24 @@ public enum Synthesis {
             let lim = jitterMax[Swift.min(round, jitterMax.count - 1)]
             // One offset for both axes, as PSAQ-ViT's `torch.roll(img, shifts=(off, off))`.
             let off = jr.int(in: -lim...lim)
-            let (dy, dx) = (off, off)
             let flip = o.flip ? jr.bool(0.5) : false
-            draws.jitter.append((dy, dx)); draws.flips.append(flip)
+            draws.jitter.append((off, off)); draws.flips.append(flip)
 
-            var xa = try x.roll(shifts: [dy, dx], axes: [2, 3])
+            var xa = try x.roll(shifts: [off, off], axes: [2, 3])
             if flip { xa = try xa.flip(axes: [3]) }
-            // The forward batch: the augmented images, the un-augmented ones when APA reads them
-            // (rows count..<2·count), then the region crops.
-            var parts = [xa]
-            let cleanAPA = useAPA && o.apaView == .clean
-            if cleanAPA { parts.append(x) }
-            let withRegions = !boxes.isEmpty && it % o.msrEvery == 0
-            if withRegions {
-                // [decision] The regions move with the jitter: cropping the un-rolled image at the
-                // original box is the same content (also when the roll wraps); the flip applies to the crop.
-                var crops = try x.cropResize(boxes: boxes, outH: h, outW: w)
-                if flip { crops = try crops.flip(axes: [3]) }
-                parts.append(crops)
+            let step = SynthesisStep(iteration: it, images: x, augmented: xa, offset: off, flip: flip)
+            // The forward batch: the augmented images, then each stage's rows (APA's clean view, MSR's crops).
+            var parts = [xa], rows = BatchRows(total: count)
+            for stage in stages {
+                guard let extra = try stage.extraRows(step) else { continue }
+                rows.ranges[ObjectIdentifier(stage)] = rows.total..<(rows.total + extra.shape[0])
+                rows.total += extra.shape[0]
+                parts.append(extra)
             }
             let batch = parts.count == 1 ? xa : try Tensor.concat(parts, axis: 0)
             let out = try model.forward(batch, capture: capture, hooks: nil)
             var terms: [(String, Tensor)] = []
-            if o.method == .psaq {
-                let pse = try Losses.psaqEntropy(out.attentionOutput, batch: count, dropClassToken: info.classToken)
-                terms.append(("pse", o.pseWeight == 1 ? pse : pse * o.pseWeight))
-            }
-            if useAPA {
-                let maps = try apaUsed.map {
-                    try info.attentionMap(block: $0.block, probs: out.attention[$0.block], batch: count, first: cleanAPA ? count : 0)
-                }
-                let targets = fixedTargets ?? apaUsed.map {
-                    apaTarget($0.prior, block: info.blocks[$0.block], inputSize: (h, w), offset: off, flip: flip, options: o)
-                }
-                let apa = try Losses.apaLoss(maps: maps, priors: targets, weights: apaUsed.map(\.weight))
-                terms.append(("apa", apa * alpha1))
-            }
-            let ceName = useSL ? "sl" : "ce"
-            func weighted(_ t: Tensor) -> Tensor { o.ceWeight == 1 ? t : t * o.ceWeight }
-            // The cross-entropy sees the augmented images and the crops, never the clean APA rows.
-            let whole = cleanAPA || withRegions ? try out.logits.slice(axis: 0, start: 0, end: count) : out.logits
-            let crops = withRegions ? try out.logits.slice(axis: 0, start: cleanAPA ? 2 * count : count) : nil
-            if let crops, o.regionWeighting == .separate, let regionTargets {
-                // Whole images and crops as two means (MSR [revised]): the calibration set keeps its own term.
-                terms.append((ceName, try weighted(Tensor.softCrossEntropy(whole, targets: imageTargets))))
-                terms.append((ceName + "_regions", try weighted(Tensor.softCrossEntropy(crops, targets: regionTargets))))
-            } else if let crops {
-                let logits = try Tensor.concat([whole, crops], axis: 0)
-                terms.append((ceName, try weighted(Tensor.softCrossEntropy(logits, targets: pooledTargets!))))
-            } else {
-                terms.append((ceName, try weighted(Tensor.softCrossEntropy(whole, targets: imageTargets))))
-            }
-            terms.append(("tv", try Losses.tvTerm(xa, tau: tau, weight: o.tvWeight)))
+            for stage in stages { terms += try stage.terms(step, out, rows) }
             for (name, t) in terms where !t.item.isFinite {
                 throw SynthesisError.nonFinite(iteration: it + 1, term: name, value: t.item)
             }
@@ -263,7 +199,7 @@ public enum Synthesis {
         x.zeroGrad()
         var infoText = ["options": o.summary, "seconds": String(format: "%.3f", now() - start)]
         infoText["final_losses"] = lastTerms.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
-        return ImageSet(images: x.copy(), labels: draws.labels, softTargets: imageTargets, mean: mean, std: std,
+        return ImageSet(images: x.copy(), labels: draws.labels, softTargets: labels.imageTargets, mean: mean, std: std,
                         method: o.method.rawValue, seed: seed, draws: draws, info: infoText)
     }
 }

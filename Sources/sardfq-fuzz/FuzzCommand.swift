@@ -4,6 +4,8 @@
 //   sardfq-fuzz HARNESS --seeds DIR               write the seed corpus (repository files + made inputs)
 //   sardfq-fuzz HARNESS --replay FILE|DIR…        run saved inputs (a libFuzzer finding reproduces here)
 //   sardfq-fuzz HARNESS --mutate N [--seed S]     N deterministic mutations of the seeds, no libFuzzer
+//   sardfq-fuzz safetensors --verdict FILE…       "accept" or "refuse: why" per file (for the
+//                                                 differential check, tools/safetensors_differential.py)
 //
 // The `make fuzz` build (-D LIBFUZZER, -sanitize=fuzzer,address) has libFuzzer's main instead:
 //   sardfq-fuzz HARNESS [libFuzzer flags] DIR…    coverage-guided fuzzing from the corpus folders
@@ -58,6 +60,12 @@ struct FuzzCommand {
             writeSeeds(harness, root: root, to: URL(fileURLWithPath: rest[1]))
         case "--replay":
             exit(replay(harness, paths: Array(rest.dropFirst())))
+        case "--verdict" where harness.name == "safetensors":
+            for p in rest.dropFirst() {
+                guard let d = FileManager.default.contents(atPath: p) else { fail("cannot read \(p)") }
+                let v = FuzzHarness.safetensorsVerdict([UInt8](d))
+                print("\(p)\t" + (v.map { "refuse: " + $0.replacingOccurrences(of: "\n", with: " ") } ?? "accept"))
+            }
         case "--mutate":
             guard rest.count >= 2, let n = Int(rest[1]), n >= 0 else { fail("--mutate needs a count") }
             var seed: UInt64 = 0
