@@ -10,6 +10,9 @@ public enum PlotError: Error, CustomStringConvertible, Equatable {
     case io(path: String, message: String)
     /// A bad argument (shape, size, lengths that do not match).
     case argument(op: String, message: String)
+    /// A bad value of the named parameter of `op` (`perplexity` of t-SNE), for callers that map it
+    /// to their own argument names.
+    case parameter(op: String, name: String, message: String)
 
     public var description: String {
         switch self {
@@ -19,6 +22,7 @@ public enum PlotError: Error, CustomStringConvertible, Equatable {
             return "\(script): gnuplot failed with status \(status): \(stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
         case let .io(path, message): return "\(path): \(message)"
         case let .argument(op, message): return "\(op): \(message)"
+        case let .parameter(op, _, message): return "\(op): \(message)"
         }
     }
 }

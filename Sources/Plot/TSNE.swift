@@ -46,19 +46,19 @@ public struct TSNE {
     /// count is below 1.
     public func embed(_ points: Tensor) throws -> Result {
         guard points.rank == 2 else {
-            throw PlotError.argument(op: "tsne", message: "features (N, D) expected, got shape \(shapeString(points.shape))")
+            throw PlotError.parameter(op: "tsne", name: "features", message: "features (N, D) expected, got shape \(shapeString(points.shape))")
         }
         let n = points.shape[0], d = points.shape[1]
         guard n >= 3, d >= 1 else {
-            throw PlotError.argument(op: "tsne", message: "at least 3 points with 1 or more features are needed, got shape \(shapeString(points.shape))")
+            throw PlotError.parameter(op: "tsne", name: "features", message: "at least 3 points with 1 or more features are needed, got shape \(shapeString(points.shape))")
         }
         guard perplexity.isFinite, perplexity >= 1, perplexity < Double(n - 1) else {
-            throw PlotError.argument(op: "tsne", message: "perplexity must be at least 1 and below the number of points minus one (\(n - 1)), got \(perplexity)")
+            throw PlotError.parameter(op: "tsne", name: "perplexity", message: "perplexity must be at least 1 and below the number of points minus one (\(n - 1)), got \(perplexity)")
         }
-        guard iterations >= 1 else { throw PlotError.argument(op: "tsne", message: "iterations must be at least 1, got \(iterations)") }
+        guard iterations >= 1 else { throw PlotError.parameter(op: "tsne", name: "iterations", message: "iterations must be at least 1, got \(iterations)") }
         let x = points.ptr
         for i in 0..<n * d where !x[i].isFinite {
-            throw PlotError.argument(op: "tsne", message: "features contain \(x[i].isNaN ? "NaN" : "an infinite value") at row \(i / d), column \(i % d)")
+            throw PlotError.parameter(op: "tsne", name: "features", message: "features contain \(x[i].isNaN ? "NaN" : "an infinite value") at row \(i / d), column \(i % d)")
         }
 
         let p = jointProbabilities(x, n: n, d: d)

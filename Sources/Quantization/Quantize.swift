@@ -34,7 +34,7 @@ public func quantize(_ model: VisionModel, config: QuantConfig, calib: Tensor, s
     for (name, t) in [("calib", calib), ("swap_calib", swap?.images)] {
         guard let t else { continue }
         guard t.rank == 4, Array(t.shape.dropFirst()) == expected else {
-            throw QuantError.argument("\(name): expected images (B, \(expected.map(String.init).joined(separator: ", "))), got \(shapeString(t.shape))")
+            throw QuantError.images(argument: name, message: "expected images (B, \(expected.map(String.init).joined(separator: ", "))), got \(shapeString(t.shape))")
         }
     }
     let q = try QuantizedModel(float: model, config: config)

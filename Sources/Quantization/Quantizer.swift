@@ -3,12 +3,15 @@ import Tensor
 /// Errors of the quantization backend; each names the quantizer site or the argument involved.
 public enum QuantError: Error, CustomStringConvertible {
     case argument(String)
+    /// Calibration images of the wrong shape; `argument` names which (`calib`, `swap_calib`).
+    case images(argument: String, message: String)
     case calibration(site: String, message: String)
     case notCalibrated(site: String)
 
     public var description: String {
         switch self {
         case .argument(let m): return "quantize: \(m)"
+        case let .images(argument, m): return "quantize: \(argument): \(m)"
         case let .calibration(site, m): return "quantizer \(site): cannot calibrate: \(m)"
         case .notCalibrated(let site):
             return "quantizer \(site) is not calibrated: run a calibration forward first (QuantizedModel.calibrate)"

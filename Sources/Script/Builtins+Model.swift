@@ -4,7 +4,7 @@ import Models
 import Datasets
 
 /// A full-precision model in the language: `model("vit-t")`, `net.params`, `save(net, "x.safetensors")`.
-public final class ModelObject: ScriptModel, ScriptVisionModel, ScriptSavable {
+public final class ModelObject: ScriptVisionModel, ScriptSavable {
     public let model: VisionModel
     public let name: String
     public let preprocessing: Preprocessing?

@@ -170,8 +170,8 @@ extension Builtins {
                 let seed = UInt64(try a.int("seed"))
                 a.interpreter.context.recordSeed("tsne", seed)
                 let t = TSNE(perplexity: try a.number("perplexity"), iterations: try a.int("iters"), seed: seed)
-                do { return .tensor(try t.embed(try a.tensor("features")).embedding) } catch PlotError.argument(_, let message) {
-                    throw a.bad(message.hasPrefix("perplexity") ? "perplexity" : message.hasPrefix("iterations") ? "iters" : "features", message)
+                do { return .tensor(try t.embed(try a.tensor("features")).embedding) } catch PlotError.parameter(_, let name, let message) {
+                    throw a.bad(name == "iterations" ? "iters" : name, message)
                 }
             },
         ])

@@ -140,8 +140,10 @@ extension Builtins {
                     var source = obj.typeName
                     if case .string(let n)? = try? obj.member("name") { source = n }
                     return .object(QuantizedModelObject(q, source: source))
+                } catch let QuantError.images(argument, message) {
+                    throw a.bad(argument, message)
                 } catch let e as QuantError {
-                    throw a.bad(e.description.contains("calib") ? "calib" : "model", e.description)
+                    throw a.bad("model", e.description)
                 }
             },
             Builtin(name: "fake_quant", summary: "Quantizes and dequantizes a tensor with a quantizer fitted on that tensor (for teaching).",

@@ -211,11 +211,36 @@ extension Builtins {
                 case .tensor(let t):
                     guard path.hasSuffix(".safetensors") else { throw a.bad("path", "a tensor saves as .safetensors, got \"\(path)\"") }
                     data = try Safetensors.encode(tensors: [("tensor", t)])
+                case .record(let r):
+                    // A record of tensors is a safetensors file, one tensor per field in field order.
+                    guard path.hasSuffix(".safetensors") else { throw a.bad("path", "a record of tensors saves as .safetensors, got \"\(path)\"") }
+                    var tensors: [(String, Tensor)] = []
+                    for k in r.keys {
+                        guard case .tensor(let t)? = r[k] else { throw a.bad("value", "field '\(shown(k))' is \((r[k] ?? .nothing).brief), not a tensor") }
+                        tensors.append((k, t))
+                    }
+                    guard !tensors.isEmpty else { throw a.bad("value", "an empty record has no tensors to save") }
+                    do { data = try Safetensors.encode(tensors: tensors, file: path) } catch let e as SafetensorsError { throw a.bad("value", e.description) }
                 default:
-                    throw a.bad("value", "a table, string, tensor or other savable object expected, got \(v.brief)")
+                    throw a.bad("value", "a table, string, tensor, record of tensors or other savable object expected, got \(v.brief)")
                 }
                 let url = try Output.write(data, to: path, context: a.interpreter.context)
                 return .string(url.path)
+            },
+            Builtin(name: "load", summary: "Reads a .safetensors file as a record of tensors, one field per tensor in file order.",
+                    help: "Relative paths resolve as `save` writes them (under `--out`). The file is validated as strictly as a checkpoint (header size, offsets inside the file and non-overlapping, shape × dtype size = byte range, no duplicate names). Every dtype the reader knows (F32, F16, BF16, F64, the integer types) becomes float32; a tensor stored in another dtype gets a note on stderr naming it. `save(record, \"x.safetensors\")` writes one back.",
+                    example: "save({w: ones([2, 3]), b: zeros([3])}, \"example_weights.safetensors\")\nlet r = load(\"example_weights.safetensors\")\nprint(r.w.shape, r.b.shape)\n# expect: [2, 3] [3]",
+                    params: [Param("path", .string, help: "a .safetensors file")]) { a in
+                let path = try a.string("path")
+                let url = a.interpreter.context.outputURL(path)
+                let file: SafetensorsFile
+                do { file = try Safetensors.read(path: url.path) } catch let e as SafetensorsError { throw a.bad("path", e.description) }
+                for (name, _) in file.tensors {
+                    if let d = file.dtypes[name], d != "F32" {
+                        FileHandle.standardError.write(Data("note: load: '\(name)' is \(d) in \(path), converted to float32\n".utf8))
+                    }
+                }
+                return .record(RecordRef(file.tensors.map { ($0.name, .tensor($0.tensor)) }))
             },
         ])
     }

@@ -4,16 +4,6 @@ import Models
 import Synthesis
 import Plot
 
-/// A script value holding a full-precision model. The model area's object adopts it (one line:
-/// `extension ModelObject: ScriptModel {}` when it already has these members), so the synthesis
-/// builtins do not depend on how that object is built.
-public protocol ScriptModel: ScriptObject {
-    var visionModel: VisionModel { get }
-    /// The model's preprocessing (its mean/std normalize the synthetic images); nil uses the default
-    /// for the channel count (Fashion-MNIST for 1 channel, ImageNet for 3).
-    var preprocessing: Preprocessing? { get }
-}
-
 /// An image set in the language: `imgs.images`, `imgs.labels`, `save(imgs, "x.safetensors")`,
 /// `save(imgs, "grid.png")`.
 public final class ImageSetValue: ScriptSavable {
@@ -60,9 +50,11 @@ public final class ImageSetValue: ScriptSavable {
 }
 
 extension Builtins {
-    static func synthModel(_ a: Args, _ name: String = "model") throws -> ScriptModel {
-        guard case .object(let o) = try a.value(name), let m = o as? ScriptModel else {
-            throw a.bad(name, "model expected, got \((a.values[name] ?? .nothing).brief)")
+    /// The full-precision model in argument `name` (synthesis inverts the float model; a quantized
+    /// one is refused by name).
+    static func synthModel(_ a: Args, _ name: String = "model") throws -> ModelObject {
+        guard case .object(let o) = try a.value(name), let m = o as? ModelObject else {
+            throw a.bad(name, "full-precision model expected, got \((a.values[name] ?? .nothing).brief)")
         }
         return m
     }
@@ -87,7 +79,7 @@ extension Builtins {
         }
     }
 
-    static func synthOptions(_ a: Args, model: ScriptModel) throws -> SynthesisOptions {
+    static func synthOptions(_ a: Args, model: ModelObject) throws -> SynthesisOptions {
         var o = SynthesisOptions(method: SynthesisMethod(rawValue: try a.string("method"))!)
         // SMI's own length (4000) unless given; the others' 1000.
         o.iterations = a.isNone("iters") ? (o.method == .smi ? 4000 : 1000) : try a.int("iters")

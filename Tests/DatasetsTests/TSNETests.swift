@@ -80,18 +80,18 @@ private func nearestNeighbourAgreement(_ y: Tensor, _ labels: [Int]) -> Double {
 
     @Test func badInputIsAnError() throws {
         let (x, _) = clusters(k: 2, per: 5, d: 3, seed: 1)
-        #expect(throws: PlotError.argument(op: "tsne", message: "perplexity must be at least 1 and below the number of points minus one (9), got 10.0")) {
+        #expect(throws: PlotError.parameter(op: "tsne", name: "perplexity", message: "perplexity must be at least 1 and below the number of points minus one (9), got 10.0")) {
             try TSNE(perplexity: 10, iterations: 10).embed(x)
         }
         #expect(throws: PlotError.self) { try TSNE(perplexity: 0.5, iterations: 10).embed(x) }
         #expect(throws: PlotError.self) { try TSNE(perplexity: 3, iterations: 0).embed(x) }
         #expect(throws: PlotError.self) { try TSNE(perplexity: 1).embed(Tensor.zeros([4])) }
         x.ptr[7] = .nan
-        #expect(throws: PlotError.argument(op: "tsne", message: "features contain NaN at row 2, column 1")) {
+        #expect(throws: PlotError.parameter(op: "tsne", name: "features", message: "features contain NaN at row 2, column 1")) {
             try TSNE(perplexity: 3, iterations: 10).embed(x)
         }
         x.ptr[7] = .infinity
-        #expect(throws: PlotError.argument(op: "tsne", message: "features contain an infinite value at row 2, column 1")) {
+        #expect(throws: PlotError.parameter(op: "tsne", name: "features", message: "features contain an infinite value at row 2, column 1")) {
             try TSNE(perplexity: 3, iterations: 10).embed(x)
         }
     }

@@ -41,7 +41,7 @@ func hostileSourceIsOneShortDiagnostic(_ label: String, _ expected: String) {
 @Test func longNamesAreCutInMessages() {
     let name = String(repeating: "q", count: 5000)
     let ds = diagnostics("print(\(name))")
-    let d = try? #require(ds.first)
+    let d = ds.first
     #expect(d?.message == "unknown name '\(String(repeating: "q", count: 40))…'")
     #expect((d?.description.count ?? 0) < 500)
 }

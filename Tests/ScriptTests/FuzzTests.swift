@@ -83,7 +83,8 @@ struct ProgramGenerator {
     }
 }
 
-@Test(.timeLimit(.minutes(2)))
+// The limits below catch hangs, not slowness: the machines are shared (speed is `sardfq bench frontend`).
+@Test(.timeLimit(.minutes(10)))
 func fuzzParserAndInterpreter() throws {
     let corpusDir = try #require(Bundle.module.url(forResource: "Corpus", withExtension: nil))
     let seeds = try FileManager.default.contentsOfDirectory(atPath: corpusDir.path).filter { $0.hasSuffix(".dfq") }.sorted()
@@ -94,7 +95,6 @@ func fuzzParserAndInterpreter() throws {
         var gen = ProgramGenerator(rng: RNG(seed: 2024))
         var failures: [String] = []
         var diagnostics = 0
-        let start = ProcessInfo.processInfo.systemUptime
         for k in 0..<6000 {
             let src: String
             switch k % 3 {
@@ -127,11 +127,10 @@ func fuzzParserAndInterpreter() throws {
             } catch {
                 failures.append("not a diagnostic: \(error) for:\n\(src)")
             }
-            if ProcessInfo.processInfo.systemUptime - t0 > 3 { failures.append("took too long:\n\(src)") }
+            if ProcessInfo.processInfo.systemUptime - t0 > 30 { failures.append("hung (over 30 s with a 2 s budget):\n\(src)") }
             if failures.count > 5 { break }
         }
         if diagnostics < 600 { failures.append("only \(diagnostics) of 6000 programs failed: the fuzzer is too tame") }
-        if ProcessInfo.processInfo.systemUptime - start > 60 { failures.append("fuzzing took more than 60 s") }
         return failures
     }
     #expect(failures.isEmpty, "\(failures.prefix(3).joined(separator: "\n----\n"))")

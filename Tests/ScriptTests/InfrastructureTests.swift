@@ -188,7 +188,7 @@ func tempDir(_ label: String) -> URL {
     let t0 = ProcessInfo.processInfo.systemUptime
     let r2 = runScript("let x = 0\nwhile true { x += 1 }", steps: Int.max, seconds: 0.3)
     #expect(r2.diagnostics.first?.message.hasPrefix("time budget") == true)
-    #expect(ProcessInfo.processInfo.systemUptime - t0 < 5)
+    #expect(ProcessInfo.processInfo.systemUptime - t0 < 60, "a 0.3 s time budget did not stop the loop")  // a hang check, not a speed target
 }
 
 @Test func completionOffersNamesMembersAndCommands() throws {

@@ -5,16 +5,8 @@ import Models
 @testable import Synthesis
 import Tensor
 
-/// A stand-in for the model area's object: a preset with seeded random weights.
-final class TestModelValue: ScriptModel {
-    let visionModel: VisionModel
-    init(_ m: VisionModel) { visionModel = m }
-    var preprocessing: Preprocessing? { Presets.fashionMNIST }
-    var typeName: String { "model" }
-    var description: String { "model \(visionModel.architecture.family)" }
-}
-
-/// Runs a script with the synthesis builtins (and a `model(name)` stand-in) bound in the
+/// Runs a script with the synthesis builtins (and a `model(name)` stand-in: a preset with seeded
+/// random weights) bound in the
 /// interpreter's globals, so the global builtin table is not touched.
 func runSynthesisScript(_ source: String, dir: URL) -> (output: String, error: Error?) {
     var out = ""
@@ -24,7 +16,7 @@ func runSynthesisScript(_ source: String, dir: URL) -> (output: String, error: E
                         params: [Param("name", .string), Param("weights", .optional(.string), default: .nothing)]) { a in
         let name = try a.string("name")
         guard let p = Presets.named(name) else { throw a.bad("name", "unknown preset \(name)") }
-        return .object(TestModelValue(ModelFactory.build(p.architecture, seed: 1)))
+        return .object(ModelObject(ModelFactory.build(p.architecture, seed: 1), name: name, preprocessing: Presets.fashionMNIST))
     }
     interp.globals.define("model", .builtin(model))
     do { try interp.run(source: source, name: "test.dfq"); return (out, nil) } catch { return (out, error) }
