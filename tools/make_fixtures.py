@@ -364,6 +364,20 @@ def make_all() -> None:
         timm_name="swin_tiny_patch4_window7_224", img_size=[224, 224], patch_size=4, in_chans=3,
         num_classes=1000, embed_dim=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24],
         window_size=7), batch=1, input_kind="formula", with_grad=False, capture="none")
+    for make in GEOMETRY_FIXTURES.values():
+        make()
+
+
+# Geometries no preset has, loaded by `model("vit"|"swin", weights:)` from the shapes alone
+# (Tests/ModelsTests/GeometryInferenceTests.swift).
+GEOMETRY_FIXTURES = {
+    "vit_40_p5": lambda: make_random_fixture("vit_40_p5", vit_config(
+        img_size=[40, 40], patch_size=5, in_chans=3, num_classes=3, embed_dim=80, depth=2,
+        num_heads=5, mlp_ratio=2.0, qkv_bias=True), seed=5),
+    "swin_one_stage": lambda: make_random_fixture("swin_one_stage", swin_config(
+        img_size=[16, 16], patch_size=2, in_chans=3, num_classes=4, embed_dim=16,
+        depths=[2], num_heads=[2], window_size=4, mlp_ratio=4.0), seed=6),
+}
 
 
 def check_timm_presets() -> None:
@@ -434,7 +448,12 @@ def check_all() -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true", help="only check existing fixtures")
+    ap.add_argument("--only", nargs="+", choices=sorted(GEOMETRY_FIXTURES), help="make only these geometry fixtures")
     args = ap.parse_args()
+    if args.only:
+        for name in args.only:
+            GEOMETRY_FIXTURES[name]()
+        return 0
     if not args.check:
         make_all()
     check_timm_presets()

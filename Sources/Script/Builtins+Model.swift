@@ -61,7 +61,16 @@ public enum ModelStore {
     /// A model by preset name or checkpoint path. `weights`: nil (the shipped checkpoint of an
     /// embedded preset), "random" (seeded initialisation), or a safetensors path (timm keys for a
     /// timm preset; our own files for a path given as `name`).
-    public static func load(_ name: String, weights: String?, seed: UInt64) throws -> ModelObject {
+    public static func load(_ name: String, weights: String?, seed: UInt64, geometry: CheckpointGeometry = CheckpointGeometry()) throws -> ModelObject {
+        if ["vit", "deit", "swin"].contains(name) {
+            // A timm checkpoint of any geometry: read from the state dict's shapes.
+            guard let path = weights, path != "random" else {
+                throw ScriptError("model(\"\(name)\") reads its geometry from a timm checkpoint: pass weights: \"file.safetensors\"")
+            }
+            guard FileManager.default.fileExists(atPath: path) else { throw ScriptError("\(path): no such checkpoint") }
+            let m = try ModelFactory.load(timm: path, family: name, geometry: geometry)
+            return ModelObject(m, name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent, preprocessing: nil)
+        }
         if name.hasSuffix(".safetensors") {
             let (m, meta) = try ModelFactory.load(path: name)
             return ModelObject(m, name: meta["sardfq.name"] ?? URL(fileURLWithPath: name).deletingPathExtension().lastPathComponent,
@@ -97,17 +106,27 @@ extension Builtins {
                     A timm preset (`deit_tiny_patch16_224`, `vit_small_patch16_224`, `swin_small_patch4_window7_224`, …) needs \
                     `weights: "file.safetensors"` with timm's state-dict keys (loaded strictly). `weights: "random"` gives a seeded \
                     random initialisation. A path ending in .safetensors loads one of our own checkpoints, whose header carries the architecture. \
-                    `weights: ""` is the same as none (for `param("weights", "")` in recipes).
+                    `weights: ""` is the same as none (for `param("weights", "")` in recipes). \
+                    `model("vit", weights: "f.safetensors")` (also `"deit"`, `"swin"`) loads a timm checkpoint of any geometry, read \
+                    from the state dict's shapes: patch size, channels, width, depth, MLP ratio, classes and (ViT) the image size from \
+                    `pos_embed`; heads from `heads:` or timm's default of one per 64 channels (Swin: from the relative-position \
+                    tables); a Swin's image size from `img_size:` (default 224). A state dict that fits no architecture is refused \
+                    with the first key or shape that does not fit.
                     """,
                     example: "let net = model(\"vit-t\", weights: \"random\", seed: 1)\nprint(net.family, net.blocks, net.classes)\n# expect: vit 6 10",
                     params: [Param("name", .string, help: "preset name or .safetensors path"),
                              Param("weights", .optional(.string), default: .nothing, help: "\"random\", a safetensors path, or \"\" (none)"),
-                             Param("seed", .integer(0...Int(Int32.max)), default: .int(0), help: "seed of a random initialisation")]) { a in
+                             Param("seed", .integer(0...Int(Int32.max)), default: .int(0), help: "seed of a random initialisation"),
+                             Param("heads", .optional(.integer(1...4096)), default: .nothing, help: "attention heads of a \"vit\"/\"deit\" checkpoint (default: width / 64)"),
+                             Param("img_size", .optional(.integer(1...65536)), default: .nothing, help: "input side in pixels for \"vit\"/\"deit\"/\"swin\" checkpoints (square)")]) { a in
                 let seed = UInt64(try a.int("seed"))
                 if case .string("random") = try a.value("weights") { a.interpreter.context.recordSeed("model.init", seed) }
                 // "" means none, so recipes can read `param("weights", "")` and pass it through.
                 let weights = a.isNone("weights") ? nil : try a.string("weights")
-                return .object(try ModelStore.load(try a.string("name"), weights: weights == "" ? nil : weights, seed: seed))
+                var geometry = CheckpointGeometry()
+                if !a.isNone("heads") { geometry.heads = try a.int("heads") }
+                if !a.isNone("img_size") { let side = try a.int("img_size"); geometry.imgSize = [side, side] }
+                return .object(try ModelStore.load(try a.string("name"), weights: weights == "" ? nil : weights, seed: seed, geometry: geometry))
             },
             Builtin(name: "has_weights", summary: "Whether a shipped checkpoint exists for an embedded model (models/<name>.safetensors).",
                     example: "print(has_weights(\"no-such-model\"))\n# expect: false",
