@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Plot", dependencies: ["Tensor", "CImage"]),
         .target(name: "Script", dependencies: ["Tensor", "Datasets", "Models", "Quantization", "Synthesis", "Plot",
                                               .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Runtime", dependencies: ["Script", "Synthesis", "Models", "Tensor", "CKernels", "CReadline"]),
+        .target(name: "Runtime", dependencies: ["Script", "Synthesis", "Models", "Datasets", "Plot", "Tensor", "CKernels", "CReadline"]),
         .executableTarget(name: "sardfq", dependencies: ["Runtime"]),
         // Fuzz harnesses (docs/fuzzing.md): no library imports them.
         .target(name: "CFuzz"),

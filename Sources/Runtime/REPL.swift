@@ -1,5 +1,7 @@
 import CReadline
+import Datasets
 import Foundation
+import Plot
 import Script
 
 /// The interactive loop: reads entries (several lines while a statement is unfinished), runs them
@@ -15,9 +17,43 @@ public final class REPL {
         interpreter = Interpreter(context: context)
         interactive = crl_isatty(0) != 0
         reader = interactive ? ReadlineReader(interpreter: interpreter) : PlainReader()
+        pictureMode = TerminalPicture.mode(isTerminal: crl_isatty(1) != 0)
+        if let mode = pictureMode {
+            context.display = { [weak self] picture in
+                self?.say(picture.render(mode: mode, maxColumns: REPL.terminalColumns()), newline: false)
+            }
+        }
     }
 
-    func say(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
+    /// How pictures are drawn (nil: not at all; `SARDFQ_PICTURES=off`).
+    let pictureMode: TerminalPicture.Mode?
+
+    /// The terminal's width in cells (COLUMNS, else 80), less one so a picture never wraps.
+    static func terminalColumns() -> Int {
+        if let c = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), c > 1 { return c - 1 }
+        return 79
+    }
+
+    /// A figure value at the prompt: a heatmap as a picture; another chart rendered by gnuplot to
+    /// PNG and drawn as a picture in a colour terminal, as gnuplot's text plot otherwise.
+    func displayFigure(_ figure: FigureObject) -> Bool {
+        guard let mode = pictureMode, let display = interpreter.context.display else { return false }
+        if let h = figure.chart as? Heatmap, let p = try? TerminalPicture(heatmap: h.values) {
+            display(p)
+            return true
+        }
+        guard mode == .truecolor else { return false }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sardfq-repl-\(getpid())")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let png = dir.appendingPathComponent("figure.png").path
+        guard (try? Gnuplot().render(figure.chart, to: png)) != nil, let img = try? RGBImage.decode(path: png),
+              let p = try? TerminalPicture(width: img.width, height: img.height, channels: 3, pixels: img.pixels) else { return false }
+        display(p)
+        return true
+    }
+
+    func say(_ s: String, newline: Bool = true) { FileHandle.standardOutput.write(Data((newline ? s + "\n" : s).utf8)) }
     func complain(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
     /// Runs until `:quit` or end of input. Returns the exit status.
@@ -106,7 +142,7 @@ public final class REPL {
         do {
             let v = try interpreter.run(source: code, name: name)
             if printValue, let v {
-                if case .nothing = v {} else { say(v.repr) }
+                if case .object(let f as FigureObject) = v, displayFigure(f) {} else if case .nothing = v {} else { say(v.repr) }
             }
         } catch {
             complain("\(error)")

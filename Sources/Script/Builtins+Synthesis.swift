@@ -307,7 +307,7 @@ extension Builtins {
                 .tensor(try Losses.tvLoss(try synthImages(a, "images")))
             },
             Builtin(name: "show", summary: "Writes images (an image set or a tensor (B, C, H, W)) as a denormalized PNG grid; returns the path.",
-                    help: "Tensors use `mean`/`std` (default: Fashion-MNIST's for 1 channel, ImageNet's for 3). Relative paths go under the output folder; a provenance sidecar is written next to the PNG.",
+                    help: "Tensors use `mean`/`std` (default: Fashion-MNIST's for 1 channel, ImageNet's for 3). Relative paths go under the output folder; a provenance sidecar is written next to the PNG. In the REPL the grid is also drawn in the terminal (docs/repl.md, \"Pictures\").",
                     example: "let p = show(randn([4, 1, 8, 8]), path: \"noise.png\")\nprint(p)\n# expect: noise.png",
                     params: [Param("images", .oneOf([.tensor, .object("imageset")])), Param("path", .string, default: .string("images.png")),
                              Param("columns", .optional(.integer(1...1000)), default: .nothing), Param("scale", .integer(1...32), default: .int(2)),
@@ -324,8 +324,12 @@ extension Builtins {
                 let url = a.interpreter.context.outputURL(path)
                 try Output.prepareDirectory(for: url)
                 try Output.writeProvenance(for: url, context: a.interpreter.context)  // first: a figure never lacks its sidecar
-                try ImageGrid.write(x, path: url.path, mean: mean, std: std, columns: a.isNone("columns") ? nil : try a.int("columns"),
-                                    scale: try a.int("scale"))
+                let columns = a.isNone("columns") ? nil : try a.int("columns")
+                try ImageGrid.write(x, path: url.path, mean: mean, std: std, columns: columns, scale: try a.int("scale"))
+                if let display = a.interpreter.context.display {
+                    let grid = try ImageGrid.render(x, mean: mean, std: std, columns: columns)
+                    display(try TerminalPicture(width: grid.width, height: grid.height, channels: grid.channels, pixels: grid.pixels))
+                }
                 return .string(path)
             },
             Builtin(name: "load_images", summary: "Loads an image set saved with `save(imgs, \"x.safetensors\")`.",

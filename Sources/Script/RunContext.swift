@@ -1,4 +1,5 @@
 import Foundation
+import Plot
 
 /// Settings of one recipe run or REPL session that builtins can read: `--set` parameters, the
 /// `--quick` profile, the output folder, and what goes into provenance sidecars.
@@ -19,6 +20,9 @@ public final class RunContext {
     public var recipePath: String?
     public let startDate = Date()
     public let startTime = ProcessInfo.processInfo.systemUptime
+    /// Draws a picture where the user is looking (the REPL sets it: `show` then draws its images
+    /// inline as well as writing the PNG); nil in `sardfq run`, whose outputs are files.
+    public var display: ((TerminalPicture) -> Void)?
 
     public init(overrides: [String: String] = [:], quick: Bool = false, fresh: Bool = false,
                 outputDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
