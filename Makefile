@@ -43,7 +43,7 @@ fuzz: build
 	@mkdir -p .build/fuzz/findings .build/fuzz/logs
 	@for h in $(FUZZ_HARNESSES); do \
 	  .build/release/sardfq-fuzz $$h --seeds .build/fuzz/corpus/$$h/seeds >/dev/null && mkdir -p .build/fuzz/corpus/$$h/found && \
-	  .build/fuzz/release/sardfq-fuzz $$h -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 -max_len=65536 -detect_leaks=0 \
+	  ASAN_OPTIONS=detect_leaks=0 .build/fuzz/release/sardfq-fuzz $$h -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 -max_len=65536 -detect_leaks=0 \
 	    -print_final_stats=1 -artifact_prefix=.build/fuzz/findings/$$h- \
 	    .build/fuzz/corpus/$$h/found .build/fuzz/corpus/$$h/seeds 2> .build/fuzz/logs/$$h.log; \
 	  echo "$$h: $$(grep -E '^stat::number_of_executed_units' .build/fuzz/logs/$$h.log | awk '{print $$2}') executions," \
