@@ -2,7 +2,8 @@
 // sardfq: data-free quantization of vision transformers, stepped through in a REPL.
 // Layers (lower never imports higher):
 //   sardfq (exe) → Runtime → Script → Plot, Synthesis, Quantization → Models, Datasets → Tensor → CKernels
-// Test-only helpers (gradient checking) live in the TestSupport target, which no library imports.
+// Test-only helpers (gradient checking) live in the TestSupport target, which no library imports;
+// the fuzz harnesses (Fuzz, sardfq-fuzz, CFuzz; docs/fuzzing.md) sit beside the executable.
 import PackageDescription
 
 // C kernels: libmvec's AVX2 entry points need x86-64-v3 (AVX2+FMA, any x86-64 CPU since ~2013).
