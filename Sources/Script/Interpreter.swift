@@ -71,7 +71,8 @@ public final class Interpreter {
     public init(context: RunContext = RunContext(), output: ((String) -> Void)? = nil) {
         self.context = context
         // Long operations inside the engine (a large matmul, t-SNE, reconstruction) poll Ctrl-C too.
-        Interruption.poll = { Interrupt.requested }
+        // Set once: the closure is the same for every interpreter, and a test may have put its own in place.
+        if Interruption.poll == nil { Interruption.poll = { Interrupt.requested } }
         self.output = output ?? { text in
             FileHandle.standardOutput.write(text.data(using: .utf8)!)
         }

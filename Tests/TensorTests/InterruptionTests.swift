@@ -9,12 +9,14 @@ import Testing
     static func withInterrupt<T>(after: Int, _ body: () throws -> T) rethrows -> T {
         let me = Thread.current
         var checks = 0
+        // Other threads (tests running in parallel) keep whatever poll was there before.
+        let previous = Interruption.poll
         Interruption.poll = {
-            guard Thread.current === me else { return false }
+            guard Thread.current === me else { return previous?() ?? false }
             checks += 1
             return checks >= after
         }
-        defer { Interruption.poll = nil }
+        defer { Interruption.poll = previous }
         return try body()
     }
 
