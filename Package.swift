@@ -30,6 +30,7 @@ let package = Package(
             name: "CImage",
             linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg"), .linkedLibrary("z")]
         ),
+        .target(name: "CSpawn"),
         .target(
             name: "CReadline",
             linkerSettings: [.linkedLibrary("readline")]
@@ -39,7 +40,7 @@ let package = Package(
         .target(name: "Models", dependencies: ["Tensor", "Datasets"]),
         .target(name: "Quantization", dependencies: ["Tensor", "Models", "Datasets", "CKernels"]),
         .target(name: "Synthesis", dependencies: ["Tensor", "Models", "CKernels"]),
-        .target(name: "Plot", dependencies: ["Tensor", "CImage"]),
+        .target(name: "Plot", dependencies: ["Tensor", "CImage", "CSpawn"]),
         .target(name: "Script", dependencies: ["Tensor", "Datasets", "Models", "Quantization", "Synthesis", "Plot",
                                               .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Runtime", dependencies: ["Script", "Synthesis", "Models", "Datasets", "Plot", "Tensor", "CKernels", "CReadline"]),

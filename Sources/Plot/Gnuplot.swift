@@ -138,31 +138,11 @@ public struct Gnuplot {
 
     /// Runs a process to completion, collecting its output.
     static func run(_ exe: String, arguments: [String], directory: String?) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = arguments
-        if let d = directory { p.currentDirectoryURL = URL(fileURLWithPath: d) }
-        let outPipe = Pipe(), errPipe = Pipe()
-        p.standardOutput = outPipe
-        p.standardError = errPipe
-        p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch {
-            throw PlotError.io(path: exe, message: "cannot start: \(error.localizedDescription)")
+        let r: Subprocess.Result
+        do { r = try Subprocess.run(exe, arguments, directory: directory) } catch {
+            throw PlotError.io(path: exe, message: "cannot start: \((error as? Subprocess.SpawnError)?.reason ?? String(describing: error))")
         }
-        // Drain stderr on another thread so a chatty gnuplot cannot block on a full pipe.
-        final class Box: @unchecked Sendable { var data = Data() }
-        let errBox = Box()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errBox.data = errPipe.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = outPipe.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        let errData = errBox.data
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        return (r.status, String(decoding: r.stdout, as: UTF8.self), String(decoding: r.stderr, as: UTF8.self))
     }
 }
 

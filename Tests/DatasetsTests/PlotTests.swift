@@ -29,13 +29,8 @@ private func twoSeriesFigure() throws -> Figure {
 
         // The saved script is self-contained: re-running it in its folder remakes the PNG.
         try FileManager.default.removeItem(atPath: dir + "/acc.png")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try #require(Gnuplot().locate()))
-        p.arguments = ["acc.gp"]
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        try p.run()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        let rerun = try Subprocess.run(try #require(Gnuplot().locate()), ["acc.gp"], directory: dir, timeout: 120)
+        #expect(rerun.status == 0)
         #expect(try pngSize(dir + "/acc.png") == (800, 500))
     }
 
@@ -117,11 +112,10 @@ private func twoSeriesFigure() throws -> Figure {
         let dir = try makeTempDir("plot-stale")
         defer { cleanup(dir) }
         // A process that has exited: its pid names no live process.
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/true")
-        try p.run(); p.waitUntilExit()
-        let dead = dir + "/.fig.png.tmp-\(p.processIdentifier)-ABC.png", live = dir + "/.fig.png.tmp-\(getpid())-DEF.png"
-        let other = dir + "/.other.png.tmp-\(p.processIdentifier)-GHI.png"
+        let p = try Subprocess("/bin/true")
+        try p.wait()
+        let dead = dir + "/.fig.png.tmp-\(p.pid)-ABC.png", live = dir + "/.fig.png.tmp-\(getpid())-DEF.png"
+        let other = dir + "/.other.png.tmp-\(p.pid)-GHI.png"
         for f in [dead, live, other] { try Data([1]).write(to: URL(fileURLWithPath: f)) }
         let removed = AtomicFile.removeStaleTemporaries(for: dir + "/fig.png")
         #expect(removed == [URL(fileURLWithPath: dead).lastPathComponent])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Plot
 
 /// The built `sardfq` executable: `$SARDFQ_BIN`, or the one next to this test bundle
 /// (`swift test` builds every product into the same folder).
@@ -26,31 +27,11 @@ struct ProcessResult {
 
 /// Runs the binary with arguments in `cwd`, with a timeout.
 func runSardfq(_ args: [String], cwd: URL, env: [String: String] = [:], timeout: Double = 60) throws -> ProcessResult {
-    let p = Process()
-    p.executableURL = try sardfqBinary()
-    p.arguments = args
-    p.currentDirectoryURL = cwd
     var environment = ProcessInfo.processInfo.environment
     environment["SARDFQ_CACHE"] = cwd.appendingPathComponent(".cache").path
     for (k, v) in env { environment[k] = v }
-    p.environment = environment
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    final class Buf: @unchecked Sendable { var out = Data(); var err = Data() }
-    let buf = Buf()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async { buf.out = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    group.enter()
-    DispatchQueue.global().async { buf.err = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    if group.wait(timeout: .now() + timeout) == .timedOut {
-        p.terminate()
-        Issue.record("sardfq \(args.joined(separator: " ")) timed out")
-    }
-    p.waitUntilExit()
-    return ProcessResult(status: p.terminationStatus, stdout: String(decoding: buf.out, as: UTF8.self),
-                         stderr: String(decoding: buf.err, as: UTF8.self))
+    let r = try Subprocess.run(try sardfqBinary().path, args, directory: cwd.path, environment: environment, timeout: timeout)
+    if r.timedOut { Issue.record("sardfq \(args.joined(separator: " ")) timed out") }
+    return ProcessResult(status: r.status, stdout: String(decoding: r.stdout, as: UTF8.self),
+                         stderr: String(decoding: r.stderr, as: UTF8.self))
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Plot
 @testable import Runtime
 @testable import Script
 
@@ -84,18 +85,9 @@ import Testing
     try "let x = 2\nfn f(v) {\n  return v * 21\n}\nf(x)\nnope\n\"still here\"\n:vars\n:load lib.dfq\nlib_value\n:time f(1)\n:bogus\n:quit\nprint(\"after quit\")\n"
         .write(to: input, atomically: true, encoding: .utf8)
     try "let lib_value = 7\nprint(\"loaded\")\n".write(to: dir.appendingPathComponent("lib.dfq"), atomically: true, encoding: .utf8)
-    let p = Process()
-    p.executableURL = try sardfqBinary()
-    p.currentDirectoryURL = dir
-    p.standardInput = try FileHandle(forReadingFrom: input)
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    #expect(p.terminationStatus == 0)
+    let r = try Subprocess.run(try sardfqBinary().path, directory: dir.path, stdin: .file(input.path), timeout: 120)
+    let o = String(decoding: r.stdout, as: UTF8.self), e = String(decoding: r.stderr, as: UTF8.self)
+    #expect(r.status == 0 && !r.timedOut)
     let lines = o.split(separator: "\n").map(String.init)
     #expect(Array(lines.prefix(7)) == ["42", "\"still here\"", "f: function = fn f(v)", "x: number = 2", "loaded", "7", "21"])
     #expect(lines.count == 8 && lines[7].hasPrefix("time: ") && lines[7].hasSuffix(" s"))

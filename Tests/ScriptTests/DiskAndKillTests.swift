@@ -1,19 +1,15 @@
 import Foundation
 import Testing
+import Plot
 
 // Outputs under hostile conditions: a full disk, a read-only folder, a SIGKILL mid-recipe. Each
 // output is either absent or complete, the error names the path, earlier outputs survive.
 
 /// Runs /bin/mount or /bin/umount; true when it succeeded (a container may not allow it).
 private func mountCommand(_ args: [String]) -> Bool {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: args[0] == "umount" ? "/bin/umount" : "/bin/mount")
-    p.arguments = Array(args.dropFirst())
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    do { try p.run() } catch { return false }
-    p.waitUntilExit()
-    return p.terminationStatus == 0
+    let exe = args[0] == "umount" ? "/bin/umount" : "/bin/mount"
+    guard let r = try? Subprocess.run(exe, Array(args.dropFirst()), stdout: .null, stderr: .null, timeout: 30) else { return false }
+    return r.status == 0
 }
 
 private let fillingRecipe = """
@@ -86,17 +82,12 @@ private func temporaries(in dir: URL) -> [String] {
     try recipe.write(to: dir.appendingPathComponent("many.dfq"), atomically: true, encoding: .utf8)
     let out = dir.appendingPathComponent("out")
     for delay in [0.4, 0.9, 1.6] {
-        let p = Process()
-        p.executableURL = try sardfqBinary()
-        p.arguments = ["run", "many.dfq", "--out", out.path]
-        p.currentDirectoryURL = dir
-        p.environment = ProcessInfo.processInfo.environment.merging(["SARDFQ_CACHE": dir.appendingPathComponent(".cache").path]) { $1 }
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try Subprocess(try sardfqBinary().path, ["run", "many.dfq", "--out", out.path], directory: dir.path,
+                               environment: ProcessInfo.processInfo.environment.merging(["SARDFQ_CACHE": dir.appendingPathComponent(".cache").path]) { $1 },
+                               stdout: .null, stderr: .null)
         Thread.sleep(forTimeInterval: delay)
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        p.send(SIGKILL)
+        try p.wait()
         let names = (try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? []
         // Outputs only: a killed writer's temporary (".t7.md.tmp-<pid>-…") may be partial, and the next run removes it.
         for n in names where n.hasSuffix(".md") && !n.hasPrefix(".") {

@@ -27,17 +27,8 @@ private func tmux(_ args: [String]) -> (status: Int32, out: String) {
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("tmux-out-\(UUID().uuidString)")
     FileManager.default.createFile(atPath: file.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: file) }
-    guard let handle = try? FileHandle(forWritingTo: file) else { return (-1, "") }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/tmux")
-    p.arguments = args
-    p.standardOutput = handle
-    p.standardError = FileHandle.nullDevice
-    p.standardInput = FileHandle.nullDevice
-    do { try p.run() } catch { return (-1, "") }
-    p.waitUntilExit()
-    try? handle.close()
-    return (p.terminationStatus, (try? String(contentsOf: file, encoding: .utf8)) ?? "")
+    guard let r = try? Subprocess.run("/usr/bin/tmux", args, stdout: .file(file.path), stderr: .null, timeout: 30) else { return (-1, "") }
+    return (r.status, (try? String(contentsOf: file, encoding: .utf8)) ?? "")
 }
 
 /// The REPL in a real terminal (a tmux pane): `show` and a heatmap value are drawn inline in 24-bit colour.

@@ -1,34 +1,33 @@
 import Foundation
 import Testing
+import Plot
 
 /// Drives the real REPL through a pseudo-terminal with util-linux `script`, so GNU readline,
 /// Tab completion, the continuation prompt and Ctrl-C (a real SIGINT from the terminal) are tested.
 final class PTYSession: @unchecked Sendable {
-    let process = Process()
-    let input = Pipe()
-    let output = Pipe()
+    let process: Subprocess
     private var buffer = Data()
     private let lock = NSLock()
 
     init(binary: URL, home: URL) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        process.arguments = ["-qfec", "'\(binary.path)'", "/dev/null"]
-        process.currentDirectoryURL = home
         var env = ProcessInfo.processInfo.environment
         env["TERM"] = "dumb"
         env["HOME"] = home.path
         env["SARDFQ_HISTORY"] = home.appendingPathComponent("history").path
         env["INPUTRC"] = "/dev/null"
-        process.environment = env
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        output.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            guard let self, !d.isEmpty else { return }
-            self.lock.lock(); self.buffer.append(d); self.lock.unlock()
+        process = try Subprocess("/usr/bin/script", ["-qfec", "'\(binary.path)'", "/dev/null"], directory: home.path,
+                                 environment: env, stdin: .pipe, stdout: .pipe, stderr: .output)
+        let fd = process.outputFD!
+        // Reads the terminal until it closes (the session ended).
+        Thread.detachNewThread { [self] in
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = read(fd, &chunk, chunk.count)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                self.lock.lock(); self.buffer.append(contentsOf: chunk[0..<n]); self.lock.unlock()
+            }
         }
-        try process.run()
     }
 
     var text: String {
@@ -40,7 +39,7 @@ final class PTYSession: @unchecked Sendable {
     /// Where the next `waitFor` starts looking (so earlier matches do not count).
     var mark: Int { text.count }
 
-    func send(_ s: String) { input.fileHandleForWriting.write(Data(s.utf8)) }
+    func send(_ s: String) { process.write(Data(s.utf8)) }
 
     /// Waits until `needle` appears after position `from`; records an issue on timeout.
     @discardableResult
@@ -56,8 +55,8 @@ final class PTYSession: @unchecked Sendable {
     }
 
     func close() {
-        output.fileHandleForReading.readabilityHandler = nil
-        if process.isRunning { process.terminate() }
+        if process.isRunning { process.send(SIGTERM) }
+        if (try? process.wait(timeout: 10)) == nil { process.send(SIGKILL); _ = try? process.wait() }
     }
 }
 
