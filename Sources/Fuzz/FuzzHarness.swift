@@ -32,15 +32,11 @@ public struct FuzzHarness: Sendable {
         run: { bytes in
             do {
                 let file = try SourceFile.decode(name: "fuzz.dfq", bytes: bytes)
-                let program = try Parser.parse(file)
-                for d in Resolver.check(program) {
+                for d in Resolver.check(source: file) {
                     if let bad = badDiagnostic(d) { return bad }
                 }
             } catch let d as Diagnostic {
                 return badDiagnostic(d)
-            } catch let l as DiagnosticList {
-                if l.items.isEmpty { return "an empty diagnostic list" }
-                for d in l.items { if let bad = badDiagnostic(d) { return bad } }
             } catch {
                 return "untyped error: \(error)"
             }

@@ -27,16 +27,10 @@ func benchFrontEnd(reps: Int) throws {
             var problems = 0
             var first = ""
             do {
-                let file = try SourceFile.decode(name: "bench.dfq", bytes: bytes)
-                let program = try Parser.parse(file)
-                let ds = Resolver.check(program)
+                let ds = Resolver.check(source: try SourceFile.decode(name: "bench.dfq", bytes: bytes))
                 problems = ds.count
                 first = ds.first?.message ?? ""
                 _ = ds.map(\.description)
-            } catch let l as DiagnosticList {
-                problems = l.items.count
-                first = l.items.first?.message ?? ""
-                _ = l.description
             } catch {
                 first = "\(error)"
             }

@@ -30,6 +30,18 @@ public struct Resolver {
         return all
     }
 
+    /// Every problem `sardfq check` reports in `file`: its syntax errors, or, when it parses, the
+    /// resolver's (the one path for the CLI, the fuzz harness, the bench and the tests).
+    public static func check(source file: SourceFile, predefined: [String] = []) -> [Diagnostic] {
+        do { return check(try Parser.parse(file), predefined: predefined) } catch let l as DiagnosticList {
+            return l.items
+        } catch let d as Diagnostic {
+            return [d]
+        } catch {
+            return [Diagnostic("\(error)", at: SourcePos(file: file, line: 1, col: 1))]
+        }
+    }
+
     /// Records a problem; its message is built only while under `maxReported`.
     mutating func report(_ message: @autoclosure () -> String, at pos: SourcePos) {
         guard diagnostics.count < Resolver.maxReported else {

@@ -42,8 +42,8 @@ extension SourceFile {
         // The position counts characters of the line's valid prefix, as every other column does.
         func badByte(_ message: String, _ at: Int) -> Diagnostic {
             let prefix = String(decoding: bytes[lineStart..<at], as: UTF8.self)
-            let shown = SourceFile(name: name, text: String(decoding: bytes[start...], as: UTF8.self).replacingOccurrences(of: "\0", with: " "))
-            return Diagnostic(message, at: SourcePos(file: shown, line: line, col: prefix.count + 1))
+            let echoed = SourceFile(name: name, text: String(decoding: bytes[start...], as: UTF8.self).replacingOccurrences(of: "\0", with: " "))
+            return Diagnostic(message, at: SourcePos(file: echoed, line: line, col: prefix.count + 1))
         }
     }
 }

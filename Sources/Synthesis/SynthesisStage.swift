@@ -38,6 +38,10 @@ protocol SynthesisStage: AnyObject {
 
 extension SynthesisStage {
     var capture: Capture { [] }
+
+    /// `term` scaled by its weight; a weight of 1 leaves the graph as it is (no multiply node, so
+    /// the default objective's images stay bit-identical).
+    func weighted(_ term: Tensor, _ weight: Float) -> Tensor { weight == 1 ? term : term * weight }
     func extraRows(_ step: SynthesisStep) throws -> Tensor? { nil }
 }
 
@@ -48,7 +52,7 @@ final class PSEStage: SynthesisStage {
     var capture: Capture { [.attentionOutput] }
     func terms(_ step: SynthesisStep, _ out: ModelOutput, _ rows: BatchRows) throws -> [(String, Tensor)] {
         let pse = try Losses.psaqEntropy(out.attentionOutput, batch: step.count, dropClassToken: classToken)
-        return [("pse", weight == 1 ? pse : pse * weight)]
+        return [("pse", weighted(pse, weight))]
     }
 }
 
@@ -139,7 +143,7 @@ final class MSRStage: SynthesisStage {
     func terms(_ step: SynthesisStep, _ out: ModelOutput, _ rows: BatchRows) throws -> [(String, Tensor)] {
         guard !pooled, let r = rows[self], let targets else { return [] }
         let ce = try Tensor.softCrossEntropy(try out.logits.slice(axis: 0, start: r.lowerBound), targets: targets)
-        return [(termName, ceWeight == 1 ? ce : ce * ceWeight)]
+        return [(termName, weighted(ce, ceWeight))]
     }
 }
 
@@ -190,7 +194,7 @@ final class SoftLabelStage: SynthesisStage {
         } else {
             ce = try Tensor.softCrossEntropy(whole, targets: imageTargets)
         }
-        return [(name, ceWeight == 1 ? ce : ce * ceWeight)]
+        return [(name, weighted(ce, ceWeight))]
     }
 }
 

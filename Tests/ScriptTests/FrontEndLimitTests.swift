@@ -6,10 +6,7 @@ import Testing
 // crash or a message that echoes megabytes. (How long `check` takes on them: `sardfq bench frontend`.)
 
 private func diagnostics(_ source: String) -> [Diagnostic] {
-    do {
-        let program = try Parser.parse(SourceFile(name: "h.dfq", text: source))
-        return Resolver.check(program)
-    } catch let l as DiagnosticList { return l.items } catch { return [] }
+    Resolver.check(source: SourceFile(name: "h.dfq", text: source))
 }
 
 /// The hostile sources, built on demand (a test argument is printed whole in a failure report).
