@@ -3,7 +3,7 @@
 #   make test   installs what it needs, builds in release mode and runs every test
 # Everything else here is a helper for those two.
 
-APT_PACKAGES := libopenblas-dev libdnnl-dev libreadline-dev gnuplot-nox libpng-dev libjpeg-dev zlib1g-dev tmux \
+APT_PACKAGES := libopenblas-dev libdnnl-dev libreadline-dev gnuplot-nox libpng-dev libjpeg-dev zlib1g-dev tmux chromium \
                 dataset-fashion-mnist
 SWIFT_FLAGS  := -c release -Xswiftc -enable-testing
 SARDFQ       := .build/release/sardfq

@@ -151,12 +151,30 @@ public enum CLI {
             eprint("\(error)")
             return 1
         }
-        let interp = Interpreter(context: ctx)
+        // The run's notebook: prints, outputs and progress summaries, section by section.
+        let notebook = RunNotebook(file: file, program: program)
+        ctx.notebook = notebook
+        let interp = Interpreter(context: ctx, output: { text in
+            FileHandle.standardOutput.write(Data(text.utf8))
+            notebook.record(.printed(text))
+        })
+        interp.onTopLevelStatement = { notebook.enter(line: $0.pos.line) }
+        Progress.summaries = { notebook.record(.progress($0)) }
+        defer { Progress.summaries = nil }
         var status: Int32 = 0
         do {
             try interp.run(program)
         } catch {
             eprint("\(error)")
+            notebook.record(.failed("\(error)"))
+            status = 1
+        }
+        notebook.finish()
+        do {
+            let page = try NotebookPage.write(notebook, context: ctx, failed: status != 0)
+            eprint("notebook: \(page.path.hasPrefix(cwd.path + "/") ? String(page.path.dropFirst(cwd.path.count + 1)) : page.path)")
+        } catch {
+            eprint("sardfq: the notebook was not written: \(error)")
             status = 1
         }
         let cache = Cache.shared
@@ -176,9 +194,7 @@ public enum CLI {
         var status: Int32 = 0
         for path in args {
             do {
-                let file = try readSource(path)
-                let program = try Parser.parse(file)
-                let problems = Resolver.check(program)
+                let problems = Resolver.check(source: try readSource(path))
                 for d in problems { eprint(d.description) }
                 if !problems.isEmpty { status = 1 }
             } catch {

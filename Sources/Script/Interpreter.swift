@@ -61,6 +61,8 @@ public final class Interpreter {
     public static let maxLength = 10_000_000
     /// The Ctrl-C flag this interpreter polls (tests give each interpreter its own).
     public var interruptFlag: UnsafeMutablePointer<Int32> = Interrupt.flag
+    /// Called with each top-level statement before it runs (the run's notebook follows the sections).
+    public var onTopLevelStatement: ((Stmt) -> Void)?
 
     var steps = 0
     /// Loops entered in the current function body (break/continue need one).
@@ -95,6 +97,7 @@ public final class Interpreter {
         var last: Value? = nil
         for s in program.statements {
             last = nil
+            onTopLevelStatement?(s)
             if case .expr(let e) = s.kind {
                 try tick(s.pos)
                 last = try eval(e, globals)

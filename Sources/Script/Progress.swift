@@ -11,6 +11,8 @@ import Foundation
 public final class Progress {
     /// Set to false to silence every reporter (tests).
     nonisolated(unsafe) public static var enabled = true
+    /// Receives the plain summary line of every finished report (`sardfq run` puts it in the notebook).
+    nonisolated(unsafe) public static var summaries: ((String) -> Void)?
 
     public let total: Int
     public let label: String
@@ -21,6 +23,7 @@ public final class Progress {
     let start: Double
     var lastDraw = -Double.infinity
     var lastCount = 0
+    var lastTerms: [(String, Double)] = []
     var finished = false
 
     /// `output` defaults to stderr; `isTerminal` defaults to whether stderr is a terminal;
@@ -42,6 +45,7 @@ public final class Progress {
     public func update(_ i: Int, terms: [(String, Double)] = []) {
         guard Progress.enabled, !finished else { return }
         lastCount = i
+        lastTerms = terms
         let t = clock()
         let last = i >= total
         if isTerminal {
@@ -60,6 +64,7 @@ public final class Progress {
         guard Progress.enabled, !finished else { return }
         finished = true
         if isTerminal { write("\n") }
+        Progress.summaries?(line(lastCount, terms: lastTerms, now: clock(), bar: false))
     }
 
     /// The text of one report (public for tests).
