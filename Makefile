@@ -3,12 +3,16 @@
 #   make test   installs what it needs, builds in release mode and runs every test
 # Everything else here is a helper for those two.
 
-APT_PACKAGES := libopenblas-dev libdnnl-dev libreadline-dev gnuplot-nox libpng-dev libjpeg-dev zlib1g-dev tmux chromium \
+APT_PACKAGES := libopenblas-dev libdnnl-dev libreadline-dev gnuplot-nox libpng-dev libjpeg-dev zlib1g-dev tmux chromium libzmq3-dev python3-venv \
                 dataset-fashion-mnist
 SWIFT_FLAGS  := -c release -Xswiftc -enable-testing
 SARDFQ       := .build/release/sardfq
 
-.PHONY: main test deps build bench clean fuzz
+# Python test peers for the Jupyter kernel (Tests/KernelPeer), in a venv of Debian's Python.
+VENV         := .build/venv
+PY_PEERS     := jupyter_client==8.10.0 nbclient==0.11.0 nbformat==5.11.1
+
+.PHONY: main test deps build bench clean fuzz venv
 
 # Coverage-guided fuzzing (docs/fuzzing.md): an ASan + coverage build of sardfq-fuzz linked with
 # libFuzzer, then each harness for FUZZ_SECONDS from its seeds. Findings land in .build/fuzz/findings.
@@ -28,7 +32,11 @@ deps:
 build: deps
 	swift build $(SWIFT_FLAGS)
 
-test: deps
+venv: deps
+	@[ -x $(VENV)/bin/python ] && $(VENV)/bin/python -c "import jupyter_client, nbclient, nbformat" 2>/dev/null || \
+	  { rm -rf $(VENV) && /usr/bin/python3 -m venv $(VENV) && $(VENV)/bin/pip install -q $(PY_PEERS); }
+
+test: deps venv
 	swift build $(SWIFT_FLAGS) --build-tests
 	swift test $(SWIFT_FLAGS) --skip-build
 

@@ -31,6 +31,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg"), .linkedLibrary("z")]
         ),
         .target(name: "CSpawn"),
+        .target(name: "CZMQ", linkerSettings: [.linkedLibrary("zmq")]),
         .target(
             name: "CReadline",
             linkerSettings: [.linkedLibrary("readline")]
@@ -43,7 +44,8 @@ let package = Package(
         .target(name: "Plot", dependencies: ["Tensor", "CImage", "CSpawn"]),
         .target(name: "Script", dependencies: ["Tensor", "Datasets", "Models", "Quantization", "Synthesis", "Plot",
                                               .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Runtime", dependencies: ["Script", "Synthesis", "Models", "Datasets", "Plot", "Tensor", "CKernels", "CReadline"]),
+        .target(name: "Kernel", dependencies: ["Script", "Plot", "CZMQ", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Runtime", dependencies: ["Kernel", "Script", "Synthesis", "Models", "Datasets", "Plot", "Tensor", "CKernels", "CReadline"]),
         .executableTarget(name: "sardfq", dependencies: ["Runtime"]),
         // Fuzz harnesses (docs/fuzzing.md): no library imports them.
         .target(name: "CFuzz"),

@@ -11,6 +11,8 @@ public enum CLI {
            sardfq doc [name]            language reference (Markdown) or one builtin's help
            sardfq bench …               kernel and model benchmarks
            sardfq report [--check]      write docs/results.md from its template and plots/ (--check: only compare)
+           sardfq kernel install [--prefix DIR]   register the Jupyter kernel (kernel -f FILE runs it)
+           sardfq notebook FILE [-o OUT.ipynb] [--set name=value]… [--quick]   a recipe as a notebook
            sardfq --version
     """
 
@@ -28,6 +30,8 @@ public enum CLI {
                 try runBench(rest)
                 return 0
             case "report": return try report(rest)
+            case "kernel": return try kernel(rest)
+            case "notebook": return try notebook(rest)
             case "repl": return REPL().run()
             case "--version", "version", "-V":
                 print("sardfq \(Version.string)")
@@ -153,7 +157,7 @@ public enum CLI {
         }
         // The run's notebook: prints, outputs and progress summaries, section by section.
         let notebook = RunNotebook(file: file, program: program)
-        ctx.notebook = notebook
+        ctx.wroteOutput = { notebook.record(.wrote($0)) }
         let interp = Interpreter(context: ctx, output: { text in
             FileHandle.standardOutput.write(Data(text.utf8))
             notebook.record(.printed(text))

@@ -98,7 +98,7 @@ public enum Output {
 
     /// Writes `<url>.provenance.json` for a file that was written some other way (e.g. by gnuplot).
     public static func writeProvenance(for url: URL, context: RunContext, extra: [String: String] = [:]) throws {
-        context.notebook?.record(.wrote(url))
+        context.wroteOutput?(url)
         let record = Provenance.record(for: url, context: context, extra: extra)
         let json = try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         try AtomicFile.write(json + Data("\n".utf8), to: url.path + ".provenance.json")

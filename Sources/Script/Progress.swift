@@ -13,6 +13,9 @@ public final class Progress {
     nonisolated(unsafe) public static var enabled = true
     /// Receives the plain summary line of every finished report (`sardfq run` puts it in the notebook).
     nonisolated(unsafe) public static var summaries: ((String) -> Void)?
+    /// When set, reports go here instead of stderr, at most four a second: (the report, its line
+    /// with a bar, whether it is the last). The Jupyter kernel shows each as one updating output.
+    nonisolated(unsafe) public static var reporter: ((ObjectIdentifier, String, Bool) -> Void)?
 
     public let total: Int
     public let label: String
@@ -48,6 +51,12 @@ public final class Progress {
         lastTerms = terms
         let t = clock()
         let last = i >= total
+        if let report = Progress.reporter {
+            guard last || t - lastDraw >= 0.25 else { return }
+            lastDraw = t
+            report(ObjectIdentifier(self), line(i, terms: terms, now: t, bar: true), false)
+            return
+        }
         if isTerminal {
             guard last || t - lastDraw >= 0.1 else { return }
             lastDraw = t
@@ -63,7 +72,9 @@ public final class Progress {
     public func finish() {
         guard Progress.enabled, !finished else { return }
         finished = true
-        if isTerminal { write("\n") }
+        if let report = Progress.reporter {
+            report(ObjectIdentifier(self), line(lastCount, terms: lastTerms, now: clock(), bar: true), true)
+        } else if isTerminal { write("\n") }
         Progress.summaries?(line(lastCount, terms: lastTerms, now: clock(), bar: false))
     }
 

@@ -23,9 +23,9 @@ public final class RunContext {
     /// Draws a picture where the user is looking (the REPL sets it: `show` then draws its images
     /// inline as well as writing the PNG); nil in `sardfq run`, whose outputs are files.
     public var display: ((TerminalPicture) -> Void)?
-    /// The run's notebook record (`sardfq run` sets it; every output written through `Output`
-    /// lands in it, in the section that wrote it).
-    public var notebook: RunNotebook?
+    /// Told of every output written through `Output` (the run's notebook and the Jupyter kernel
+    /// show them where they were written).
+    public var wroteOutput: ((URL) -> Void)?
 
     public init(overrides: [String: String] = [:], quick: Bool = false, fresh: Bool = false,
                 outputDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
