@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from safetensors import safe_open
 from timm.models.swin_transformer import SwinTransformer
 from timm.models.vision_transformer import VisionTransformer
+from timm.models.deit import VisionTransformerDistilled
 
 torch.set_num_threads(1)
 
@@ -58,7 +59,7 @@ def vit_config(**kw) -> dict:
     h, w = cfg["img_size"]
     p = cfg["patch_size"]
     cfg["grid_size"] = [h // p, w // p]
-    cfg["num_tokens"] = 1 + (h // p) * (w // p)
+    cfg["num_tokens"] = (2 if cfg.get("distilled") else 1) + (h // p) * (w // p)
     return cfg
 
 
@@ -76,7 +77,8 @@ def swin_config(**kw) -> dict:
 
 def build(cfg: dict) -> torch.nn.Module:
     if cfg["family"] == "vit":
-        m = VisionTransformer(
+        # A distillation token (DeiT's distilled models): timm's VisionTransformerDistilled.
+        m = (VisionTransformerDistilled if cfg.get("distilled") else VisionTransformer)(
             img_size=tuple(cfg["img_size"]), patch_size=cfg["patch_size"], in_chans=cfg["in_chans"],
             num_classes=cfg["num_classes"], embed_dim=cfg["embed_dim"], depth=cfg["depth"],
             num_heads=cfg["num_heads"], mlp_ratio=cfg["mlp_ratio"], qkv_bias=cfg["qkv_bias"],
@@ -374,6 +376,10 @@ GEOMETRY_FIXTURES = {
     "vit_40_p5": lambda: make_random_fixture("vit_40_p5", vit_config(
         img_size=[40, 40], patch_size=5, in_chans=3, num_classes=3, embed_dim=80, depth=2,
         num_heads=5, mlp_ratio=2.0, qkv_bias=True), seed=5),
+    "deit_distilled_2ch": lambda: make_random_fixture("deit_distilled_2ch", vit_config(
+        img_size=[64, 64], patch_size=8, in_chans=2, num_classes=5, embed_dim=64, depth=2,
+        num_heads=2, mlp_ratio=2.0, qkv_bias=True, distilled=True,
+        pos_embed="learned, includes class and distillation tokens (N = 2 + grid_h*grid_w)"), seed=7),
     "swin_one_stage": lambda: make_random_fixture("swin_one_stage", swin_config(
         img_size=[16, 16], patch_size=2, in_chans=3, num_classes=4, embed_dim=16,
         depths=[2], num_heads=[2], window_size=4, mlp_ratio=4.0), seed=6),

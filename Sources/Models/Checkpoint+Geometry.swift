@@ -36,16 +36,16 @@ public struct CheckpointGeometry {
         guard pe[2] == pe[3] else { throw ModelError.config("\(file): 'patch_embed.proj.weight' has shape \(pe): non-square patches are not supported") }
         switch family {
         case "vit", "deit":
-            if shapes["dist_token"] != nil {
-                throw ModelError.config("\(file): 'dist_token': DeiT's distillation token is not supported (a distilled DeiT has two heads)")
-            }
+            // A distillation token means timm's VisionTransformerDistilled: two prefix tokens, two heads.
+            let distilled = shapes["dist_token"] != nil
+            if distilled { _ = try need("head_dist.weight", rank: 2) }
             let depth = count("blocks.")
             guard depth > 0 else { throw ModelError.config("\(file): no 'blocks.0.*' keys: not a timm ViT state dict") }
             let fc1 = try need("blocks.0.mlp.fc1.weight", rank: 2)
             let head = try need("head.weight", rank: 2)
             let pos = try need("pos_embed", rank: 3)
             guard shapes["cls_token"] != nil else { throw ModelError.config("\(file): no 'cls_token': only class-token ViTs are supported") }
-            let patches = pos[1] - 1
+            let patches = pos[1] - (distilled ? 2 : 1)
             let size: [Int]
             if let s = imgSize {
                 size = s
@@ -62,7 +62,8 @@ public struct CheckpointGeometry {
             let h = heads ?? (dim % 64 == 0 ? dim / 64 : 0)
             guard h > 0 else { throw ModelError.config("\(file): width \(dim) is not a multiple of 64 (timm's default head width): give heads:") }
             return .vit(ViTConfig(imgSize: size, patchSize: patch, inChans: chans, numClasses: head[0], embedDim: dim, depth: depth,
-                                  numHeads: h, mlpRatio: Double(fc1[0]) / Double(dim), qkvBias: shapes["blocks.0.attn.qkv.bias"] != nil))
+                                  numHeads: h, mlpRatio: Double(fc1[0]) / Double(dim), qkvBias: shapes["blocks.0.attn.qkv.bias"] != nil,
+                                  distilled: distilled))
         case "swin":
             let stages = count("layers.")
             guard stages > 0 else { throw ModelError.config("\(file): no 'layers.0.*' keys: not a timm Swin state dict") }

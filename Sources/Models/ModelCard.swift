@@ -8,10 +8,10 @@ public enum ModelCard {
     public static func flopsPerImage(_ a: Architecture) -> Double {
         switch a {
         case .vit(let c):
-            let n = Double(c.numPatches + 1), d = Double(c.embedDim), hid = Double(c.mlpHidden)
+            let n = Double(c.numPatches + c.prefixTokens), d = Double(c.embedDim), hid = Double(c.mlpHidden)
             let patch = Double(c.numPatches) * d * Double(c.inChans * c.patchSize * c.patchSize)
             let block = n * d * 3 * d + 2 * n * n * d + n * d * d + 2 * n * d * hid
-            return 2 * (patch + Double(c.depth) * block + d * Double(c.numClasses))
+            return 2 * (patch + Double(c.depth) * block + Double(c.distilled ? 2 : 1) * d * Double(c.numClasses))
         case .swin(let c):
             var h = c.imgSize[0] / c.patchSize, w = c.imgSize[1] / c.patchSize
             var total = Double(h * w) * Double(c.embedDim) * Double(c.inChans * c.patchSize * c.patchSize)

@@ -35,12 +35,41 @@ public struct ViTConfig: Codable, Equatable, Sendable {
     public var mlpRatio: Double
     public var qkvBias: Bool
     public var eps: Float            // LayerNorm eps: 1e-6 in timm's ViT/DeiT
+    /// A distilled DeiT (timm's `VisionTransformerDistilled`): a distillation token after the class
+    /// token and a second head on it; the logits are the mean of the two heads, as in timm's eval.
+    public var distilled: Bool
     public init(imgSize: [Int], patchSize: Int, inChans: Int = 3, numClasses: Int = 1000, embedDim: Int, depth: Int,
-                numHeads: Int, mlpRatio: Double = 4, qkvBias: Bool = true, eps: Float = 1e-6) {
+                numHeads: Int, mlpRatio: Double = 4, qkvBias: Bool = true, eps: Float = 1e-6, distilled: Bool = false) {
         self.imgSize = imgSize; self.patchSize = patchSize; self.inChans = inChans; self.numClasses = numClasses
         self.embedDim = embedDim; self.depth = depth; self.numHeads = numHeads; self.mlpRatio = mlpRatio
-        self.qkvBias = qkvBias; self.eps = eps
+        self.qkvBias = qkvBias; self.eps = eps; self.distilled = distilled
     }
+
+    enum CodingKeys: String, CodingKey { case imgSize, patchSize, inChans, numClasses, embedDim, depth, numHeads, mlpRatio, qkvBias, eps, distilled }
+
+    // `distilled` is written only when true, so every other configuration encodes (and hashes
+    // into cache keys) as it always has, and older checkpoints' metadata still decodes.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(imgSize: try c.decode([Int].self, forKey: .imgSize), patchSize: try c.decode(Int.self, forKey: .patchSize),
+                  inChans: try c.decode(Int.self, forKey: .inChans), numClasses: try c.decode(Int.self, forKey: .numClasses),
+                  embedDim: try c.decode(Int.self, forKey: .embedDim), depth: try c.decode(Int.self, forKey: .depth),
+                  numHeads: try c.decode(Int.self, forKey: .numHeads), mlpRatio: try c.decode(Double.self, forKey: .mlpRatio),
+                  qkvBias: try c.decode(Bool.self, forKey: .qkvBias), eps: try c.decode(Float.self, forKey: .eps),
+                  distilled: try c.decodeIfPresent(Bool.self, forKey: .distilled) ?? false)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(imgSize, forKey: .imgSize); try c.encode(patchSize, forKey: .patchSize); try c.encode(inChans, forKey: .inChans)
+        try c.encode(numClasses, forKey: .numClasses); try c.encode(embedDim, forKey: .embedDim); try c.encode(depth, forKey: .depth)
+        try c.encode(numHeads, forKey: .numHeads); try c.encode(mlpRatio, forKey: .mlpRatio); try c.encode(qkvBias, forKey: .qkvBias)
+        try c.encode(eps, forKey: .eps)
+        if distilled { try c.encode(distilled, forKey: .distilled) }
+    }
+
+    /// Tokens before the patches: the class token, and the distillation token of a distilled DeiT.
+    public var prefixTokens: Int { distilled ? 2 : 1 }
     public var grid: (h: Int, w: Int) { (imgSize[0] / patchSize, imgSize[1] / patchSize) }
     public var numPatches: Int { grid.h * grid.w }
     public var mlpHidden: Int { Int(Double(embedDim) * mlpRatio) }

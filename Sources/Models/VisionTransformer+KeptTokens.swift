@@ -5,10 +5,10 @@ extension VisionTransformer {
     /// The class token's attention to the patches in the last block, mean over heads, per image:
     /// what SMI ranks the patches by. - probs: the last block's (B, H, 1+K, 1+K) → B lists of K
     /// weights, in the order of the kept tokens.
-    public static func classAttention(_ probs: Tensor) -> [[Float]] {
+    public static func classAttention(_ probs: Tensor, prefixTokens: Int = 1) -> [[Float]] {
         let (b, h, n) = (probs.shape[0], probs.shape[1], probs.shape[2])
         return (0..<b).map { i in
-            (1..<n).map { j in
+            (prefixTokens..<n).map { j in
                 var s: Float = 0
                 for head in 0..<h { s += probs.ptr[((i * h + head) * n) * n + j] }  // row 0 = class token
                 return s / Float(h)
@@ -33,7 +33,8 @@ extension VisionTransformer {
             }
             guard Set(k).count == k.count else { throw ModelError.input("image \(b) keeps a patch twice") }
         }
-        var h = try embed(x, hooks: nil).gatherTokens(kept.map { [0] + $0.map { $0 + 1 } })  // (B, 1+K, D)
+        let p = config.prefixTokens
+        var h = try embed(x, hooks: nil).gatherTokens(kept.map { Array(0..<p) + $0.map { $0 + p } })  // (B, P+K, D)
         var out: ModelOutput? = ModelOutput(logits: h, features: h)
         for l in 0..<config.depth {
             h = try block(l, h, hooks: nil, out: &out, capture: capture)

@@ -2,7 +2,8 @@ import Tensor
 
 /// timm's `VisionTransformer` (ViT and DeiT): patch embedding, class token, learned position
 /// embedding, pre-norm blocks (attention + GELU MLP), final LayerNorm, head on the class token.
-/// Key names follow timm's state dict exactly.
+/// A distilled DeiT (`config.distilled`) has a distillation token after the class token and a
+/// second head, `head_dist`, on it. Key names follow timm's state dict exactly.
 public final class VisionTransformer: VisionModel {
     public let config: ViTConfig
     public let params: Parameters
@@ -18,7 +19,8 @@ public final class VisionTransformer: VisionModel {
         let p = Parameters()
         let d = c.embedDim, hid = c.mlpHidden
         p.add("cls_token", Tensor.normal([1, 1, d], std: 1e-6, rng: &rng))
-        p.add("pos_embed", truncNormal([1, c.numPatches + 1, d], std: 0.02, rng: &rng))
+        if c.distilled { p.add("dist_token", truncNormal([1, 1, d], std: 0.02, rng: &rng)) }
+        p.add("pos_embed", truncNormal([1, c.numPatches + c.prefixTokens, d], std: 0.02, rng: &rng))
         let fanIn = Float(c.inChans * c.patchSize * c.patchSize)
         p.add("patch_embed.proj.weight", Tensor.uniform([d, c.inChans, c.patchSize, c.patchSize], low: -1 / fanIn.squareRoot(), high: 1 / fanIn.squareRoot(), rng: &rng))
         p.add("patch_embed.proj.bias", Tensor.zeros([d]))
@@ -34,6 +36,9 @@ public final class VisionTransformer: VisionModel {
         }
         p.add("norm.weight", Tensor.ones([d])); p.add("norm.bias", Tensor.zeros([d]))
         p.add("head.weight", truncNormal([c.numClasses, d], std: 0.02, rng: &rng)); p.add("head.bias", Tensor.zeros([c.numClasses]))
+        if c.distilled {
+            p.add("head_dist.weight", truncNormal([c.numClasses, d], std: 0.02, rng: &rng)); p.add("head_dist.bias", Tensor.zeros([c.numClasses]))
+        }
         self.init(c, params: p)
     }
 
@@ -41,7 +46,8 @@ public final class VisionTransformer: VisionModel {
 
     public func clone() -> VisionModel { VisionTransformer(config, params: params.copy()) }
 
-    /// Tokens after patch embedding, class token and position embedding. - x: (B, C, H, W) → (B, N+1, D)
+    /// Tokens after patch embedding, class (and distillation) token and position embedding.
+    /// - x: (B, C, H, W) → (B, P+N, D), P = `config.prefixTokens`
     public func embed(_ x: Tensor, hooks: ForwardHooks?) throws -> Tensor {
         let c = config
         guard x.rank == 4, x.shape[1] == c.inChans, x.shape[2] == c.imgSize[0], x.shape[3] == c.imgSize[1] else {
@@ -52,7 +58,9 @@ public final class VisionTransformer: VisionModel {
         if let hooks { xin = try hooks.input("patch_embed.proj", x); w = try hooks.weight("patch_embed.proj", w) }
         let patches = try xin.patchEmbed(weight: w, bias: params["patch_embed.proj.bias"])     // (B, N, D)
         let cls = try params["cls_token"] + Tensor.zeros([b, 1, c.embedDim])                    // (B, 1, D)
-        return try Tensor.concat([cls, patches], axis: 1) + params["pos_embed"]
+        guard c.distilled else { return try Tensor.concat([cls, patches], axis: 1) + params["pos_embed"] }
+        let dist = try params["dist_token"] + Tensor.zeros([b, 1, c.embedDim])                  // (B, 1, D)
+        return try Tensor.concat([cls, dist, patches], axis: 1) + params["pos_embed"]
     }
 
     /// One pre-norm block: x + attn(norm1(x)), then + mlp(norm2(x)). - x: (B, N, D)
@@ -72,11 +80,16 @@ public final class VisionTransformer: VisionModel {
         return try block(index, x, hooks: hooks, out: &none, capture: [])
     }
 
-    /// Final norm, class-token pooling and head. - x: (B, N+1, D) → (features (B, D), logits (B, classes))
+    /// Final norm, class-token pooling and head. - x: (B, P+N, D) → (features (B, D), logits (B, classes)).
+    /// Distilled: the features are the mean of the two tokens, the logits the mean of the two heads
+    /// (timm's eval-mode `forward_head`).
     public func head(_ x: Tensor, hooks: ForwardHooks?) throws -> (Tensor, Tensor) {
         let y = try x.layerNorm(weight: params["norm.weight"], bias: params["norm.bias"], eps: config.eps)
         let cls = try y.slice(axis: 1, start: 0, end: 1).reshape([x.shape[0], config.embedDim])
-        return (cls, try hookedLinear(cls, params, "head", hooks))
+        guard config.distilled else { return (cls, try hookedLinear(cls, params, "head", hooks)) }
+        let dist = try y.slice(axis: 1, start: 1, end: 2).reshape([x.shape[0], config.embedDim])
+        let logits = try (hookedLinear(cls, params, "head", hooks) + hookedLinear(dist, params, "head_dist", hooks)) * 0.5
+        return (try (cls + dist) * 0.5, logits)
     }
 
     public func forward(_ x: Tensor, capture: Capture, hooks: ForwardHooks?) throws -> ModelOutput {

@@ -99,13 +99,13 @@ enum NotebookPage {
         }
         if size <= inlineLimit, let data = try? Data(contentsOf: url) {
             switch ext {
-            case "txt", "tsv", "csv", "json" where size > 20_000: break
             case "png", "svg":
                 let mime = ext == "png" ? "image/png" : "image/svg+xml"
                 return "<figure data-path=\"\(esc(shown))\"><img alt=\"\(esc(shown))\" src=\"data:\(mime);base64,\(data.base64EncodedString())\"><figcaption>\(esc(shown))</figcaption></figure>\n"
             case "md":
                 return "<div class=\"table\" data-path=\"\(esc(shown))\">\(markdown(String(decoding: data, as: UTF8.self)))<p class=\"cap\">\(esc(shown))</p></div>\n"
             case "txt", "tsv", "csv", "json":
+                guard size <= 20_000 else { break }
                 return "<details><summary>\(esc(shown))</summary><pre class=\"out\">\(esc(String(decoding: data, as: UTF8.self)))</pre></details>\n"
             default: break
             }

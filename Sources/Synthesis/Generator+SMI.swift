@@ -80,7 +80,7 @@ extension Synthesis {
             let visible = dense ? nil : kept.map { movedPatches($0, dy: dy, dx: dx, flip: flip, grid: (gh, gw), patch: p) }
             let out = try visible.map { try vit.forward(xa, keptPatches: $0, capture: capture) }
                 ?? vit.forward(xa, capture: capture, hooks: nil)
-            if !capture.isEmpty, let last = out.attention.last { ranking = VisionTransformer.classAttention(last) }
+            if !capture.isEmpty, let last = out.attention.last { ranking = VisionTransformer.classAttention(last, prefixTokens: vit.config.prefixTokens) }
 
             let ce = try Tensor.crossEntropy(out.logits, labels: labels)
             let tv = try Losses.tvLoss(x) * tvWeight  // on the un-augmented full images, dropped patches included (SMI)
@@ -125,7 +125,7 @@ extension Synthesis {
             kept[0].count == vit.config.numPatches ? try vit.forward(x, capture: [.attention], hooks: nil)
                 : try vit.forward(x, keptPatches: kept, capture: [.attention])
         }
-        return VisionTransformer.classAttention(out.attention.last!)
+        return VisionTransformer.classAttention(out.attention.last!, prefixTokens: vit.config.prefixTokens)
     }
 
     /// Keeps the ⌊K·(1 − ratio)⌋ (at least 1) highest-scoring of each image's K patches, sorted.

@@ -136,7 +136,7 @@ public enum Synthesis {
         let tau = o.tau ?? trng.uniform(2500, 3000) * pixelScale
         draws.tau = tau
         var stages: [SynthesisStage] = []
-        if o.method == .psaq { stages.append(PSEStage(classToken: info.classToken, weight: o.pseWeight)) }
+        if o.method == .psaq { stages.append(PSEStage(classToken: info.classToken, prefixTokens: info.prefixTokens, weight: o.pseWeight)) }
         if useAPA { stages.append(try APAStage(model: model, info: info, count: count, seed: seed, options: o, draws: &draws)) }
         let msr = useMSR ? MSRStage(count: count, info: info, root: root, options: o, draws: &draws) : nil
         let labels = try SoftLabelStage(labels: draws.labels, classes: classes, soft: useSL, regions: msr, root: root, options: o, draws: &draws)

@@ -22,13 +22,14 @@ extension Losses {
     ///   dp_r = (du_r − u_r·(du_r·u_r)) / n_r         (n_r > eps; else du_r / eps)
     ///   da[w, h, i, :] += dp_r / H for every head; the class-token row gets nothing.
     /// - a: (B·nW, H, N, d) → scalar (mean entropy over B)
-    public static func patchSimilarityEntropy(_ a: Tensor, batch: Int, dropClassToken: Bool,
+    /// `prefixTokens`: how many leading tokens `dropClassToken` drops (2 for a distilled DeiT).
+    public static func patchSimilarityEntropy(_ a: Tensor, batch: Int, dropClassToken: Bool, prefixTokens: Int = 1,
                                               points: Int = kdePoints, bandwidth: Float = kdeBandwidth) throws -> Tensor {
-        guard a.rank == 4, batch > 0, a.shape[0] % batch == 0, a.shape[2] > (dropClassToken ? 1 : 0) else {
+        guard a.rank == 4, batch > 0, a.shape[0] % batch == 0, a.shape[2] > (dropClassToken ? prefixTokens : 0) else {
             throw TensorError.shape(op: "patch_similarity_entropy", message: "expects attention outputs (B·nW, H, N, d) with B = \(batch), got \(shapeString(a.shape))")
         }
         let (bw, h, n, d) = (a.shape[0], a.shape[1], a.shape[2], a.shape[3])
-        let start = dropClassToken ? 1 : 0, m = n - start
+        let start = dropClassToken ? prefixTokens : 0, m = n - start
         let eps: Float = 1e-8, invH = 1 / Float(h)
         let src = a.ptr
         // U (B·nW, M, d) and the norms n_r, kept for the backward.

@@ -68,11 +68,11 @@ public enum Losses {
     /// PSAQ-ViT's patch-similarity entropy loss: −Σ_blocks mean_b entropy_b, each block through
     /// the fused `patchSimilarityEntropy`.
     /// - attentionOutputs: per block (B·nW, H, N, d); `batch` = B → scalar
-    public static func psaqEntropy(_ attentionOutputs: [Tensor], batch: Int, dropClassToken: Bool) throws -> Tensor {
+    public static func psaqEntropy(_ attentionOutputs: [Tensor], batch: Int, dropClassToken: Bool, prefixTokens: Int = 1) throws -> Tensor {
         guard !attentionOutputs.isEmpty else { throw TensorError.argument(op: "psaq_entropy", message: "needs at least one block's attention output") }
         var total: Tensor? = nil
         for a in attentionOutputs {
-            let e = try patchSimilarityEntropy(a, batch: batch, dropClassToken: dropClassToken)
+            let e = try patchSimilarityEntropy(a, batch: batch, dropClassToken: dropClassToken, prefixTokens: prefixTokens)
             total = try total.map { try $0 - e } ?? -e
         }
         return total!
@@ -152,14 +152,15 @@ public enum Losses {
 
     // MARK: - APA: attention maps and alignment
 
-    /// Class-token attention map: row 0 of the softmax without the CLS→CLS entry, renormalised to
-    /// sum 1 (METHOD §3). - probs: (B, H, N, N) → (B, H, N − 1)
-    public static func classTokenMap(_ probs: Tensor) throws -> Tensor {
-        guard probs.rank == 4, probs.shape[2] == probs.shape[3], probs.shape[2] >= 2 else {
+    /// Class-token attention map: row 0 of the softmax over the patches (the CLS→CLS entry, and
+    /// CLS→distillation token of a distilled DeiT, left out), renormalised to sum 1 (METHOD §3).
+    /// - probs: (B, H, N, N) → (B, H, N − prefixTokens)
+    public static func classTokenMap(_ probs: Tensor, prefixTokens: Int = 1) throws -> Tensor {
+        guard probs.rank == 4, probs.shape[2] == probs.shape[3], probs.shape[2] > prefixTokens, prefixTokens >= 1 else {
             throw TensorError.shape(op: "class_token_map", message: "expects probabilities (B, H, N, N), got \(shapeString(probs.shape))")
         }
         let (b, h, n) = (probs.shape[0], probs.shape[1], probs.shape[2])
-        let row = try probs.slice(axis: 2, start: 0, end: 1).slice(axis: 3, start: 1).reshape([b, h, n - 1])
+        let row = try probs.slice(axis: 2, start: 0, end: 1).slice(axis: 3, start: prefixTokens).reshape([b, h, n - prefixTokens])
         return try row / row.sum(axes: [2], keepDims: true)
     }
 

@@ -20,6 +20,8 @@ public struct ModelInfo {
     public let family: String
     /// True for ViT/DeiT (token 0 is the class token).
     public let classToken: Bool
+    /// Tokens before the patches: 1 (class token), 2 for a distilled DeiT, 0 for Swin.
+    public let prefixTokens: Int
     /// (C, H, W)
     public let inputShape: [Int]
     public let numClasses: Int
@@ -33,9 +35,11 @@ public struct ModelInfo {
         switch a {
         case .vit(let c):
             classToken = true
+            prefixTokens = c.prefixTokens
             blocks = (0..<c.depth).map { BlockInfo(index: $0, heads: c.numHeads, gridH: c.grid.h, gridW: c.grid.w, window: 0, shift: 0) }
         case .swin:
             classToken = false
+            prefixTokens = 0
             let geo = (model as? SwinTransformer)?.geometry ?? SwinTransformer((a.swinConfig)!, params: Parameters()).geometry
             blocks = geo.enumerated().map { i, g in
                 BlockInfo(index: i, heads: g.heads, gridH: g.height, gridW: g.width, window: g.window, shift: g.shift)
@@ -50,7 +54,7 @@ public struct ModelInfo {
         let perImage = classToken ? 1 : info.windows
         let rows = batch * perImage
         let p = probs.shape[0] == rows && first == 0 ? probs : try probs.slice(axis: 0, start: first * perImage, end: (first + batch) * perImage)
-        if classToken { return try Losses.classTokenMap(p) }
+        if classToken { return try Losses.classTokenMap(p, prefixTokens: prefixTokens) }
         return try Losses.windowMap(p, batch: batch, height: info.gridH, width: info.gridW, window: info.window, shift: info.shift)
     }
 }

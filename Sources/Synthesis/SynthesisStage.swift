@@ -47,11 +47,11 @@ extension SynthesisStage {
 
 /// PSAQ-ViT's patch-similarity entropy (METHOD §2), on the augmented images' attention outputs.
 final class PSEStage: SynthesisStage {
-    let classToken: Bool, weight: Float
-    init(classToken: Bool, weight: Float) { self.classToken = classToken; self.weight = weight }
+    let classToken: Bool, prefixTokens: Int, weight: Float
+    init(classToken: Bool, prefixTokens: Int, weight: Float) { self.classToken = classToken; self.prefixTokens = prefixTokens; self.weight = weight }
     var capture: Capture { [.attentionOutput] }
     func terms(_ step: SynthesisStep, _ out: ModelOutput, _ rows: BatchRows) throws -> [(String, Tensor)] {
-        let pse = try Losses.psaqEntropy(out.attentionOutput, batch: step.count, dropClassToken: classToken)
+        let pse = try Losses.psaqEntropy(out.attentionOutput, batch: step.count, dropClassToken: classToken, prefixTokens: prefixTokens)
         return [("pse", weighted(pse, weight))]
     }
 }

@@ -27,7 +27,8 @@ struct Fixture {
         if config["family"] as! String == "vit" {
             return .vit(ViTConfig(imgSize: ints("img_size"), patchSize: int("patch_size"), inChans: int("in_chans"),
                                   numClasses: int("num_classes"), embedDim: int("embed_dim"), depth: int("depth"),
-                                  numHeads: int("num_heads"), mlpRatio: mlp, qkvBias: config["qkv_bias"] as! Bool))
+                                  numHeads: int("num_heads"), mlpRatio: mlp, qkvBias: config["qkv_bias"] as! Bool,
+                                  distilled: config["distilled"] as? Bool ?? false))
         }
         return .swin(SwinConfig(imgSize: ints("img_size"), patchSize: int("patch_size"), inChans: int("in_chans"),
                                 numClasses: int("num_classes"), embedDim: int("embed_dim"), depths: ints("depths"),

@@ -16,6 +16,7 @@ struct GeometryInferenceTests {
     static let cases: [(String, String, Int?, Int?)] = [
         ("vit_40_p5", "vit", 5, nil),        // 40×40 in patches of 5, width 80, 5 heads, MLP ratio 2, 3 classes
         ("vit_gray", "deit", 3, nil),        // 1 channel, width 48
+        ("deit_distilled_2ch", "deit", 2, nil), // 2 channels, 64×64, distillation token and second head
         ("swin_one_stage", "swin", nil, 16), // one stage
         ("swin_small_odd", "swin", nil, 32), // three stages, 1 head in the first
         ("swin_rgb", "swin", nil, 56),
@@ -28,8 +29,10 @@ struct GeometryInferenceTests {
         let geometry = CheckpointGeometry(heads: heads, imgSize: side.map { [$0, $0] })
         let model = try ModelFactory.load(timm: Self.path(name), family: family, geometry: geometry)
         #expect(model.architecture == fx.architecture, "\(name): \(model.architecture.json())")
-        let out = try model.forward(fx.input, capture: [], hooks: nil)
+        let out = try model.forward(fx.input, capture: [.attention], hooks: nil)
         expectClose(out.logits, fx["__logits__"]!, atol: 1e-4, rtol: 1e-4, "\(name) logits")
+        expectClose(out.features, fx["__pre_logits__"]!, atol: 1e-4, rtol: 1e-4, "\(name) features")
+        expectClose(out.attention[0], fx["__attn_block0__"]!, atol: 1e-5, rtol: 1e-4, "\(name) attention of block 0")
     }
 
     @Test func headsAreAskedForWhenTheWidthIsNotAMultipleOf64() throws {
@@ -55,8 +58,9 @@ struct GeometryInferenceTests {
             try sd.map { $0.0 == "blocks.1.mlp.fc1.weight" ? ($0.0, try Tensor(shape: [7, 80], [Float](repeating: 0, count: 560))) : $0 }
         }
         #expect { try ModelFactory.load(timm: badBlock, family: "vit", geometry: CheckpointGeometry(heads: 5)) } throws: { "\($0)".contains("blocks.1.mlp.fc1.weight") }
+        // A distillation token without its head.
         let distilled = try write("distilled") { $0 + [("dist_token", try Tensor(shape: [1, 1, 80], [Float](repeating: 0, count: 80)))] }
-        #expect { try ModelFactory.load(timm: distilled, family: "deit", geometry: CheckpointGeometry(heads: 5)) } throws: { "\($0)".contains("'dist_token'") }
+        #expect { try ModelFactory.load(timm: distilled, family: "deit", geometry: CheckpointGeometry(heads: 5)) } throws: { "\($0)".contains("'head_dist.weight'") }
         #expect { try ModelFactory.load(timm: Self.path("vit_40_p5"), family: "swin") } throws: { "\($0)".contains("'layers.0") || "\($0)".contains("Swin") }
     }
 }
