@@ -110,7 +110,8 @@ extension Builtins {
                     `model("vit", weights: "f.safetensors")` (also `"deit"`, `"swin"`) loads a timm checkpoint of any geometry, read \
                     from the state dict's shapes: patch size, channels, width, depth, MLP ratio, classes and (ViT) the image size from \
                     `pos_embed`; heads from `heads:` or timm's default of one per 64 channels (Swin: from the relative-position \
-                    tables); a Swin's image size from `img_size:` (default 224). A state dict that fits no architecture is refused \
+                    tables); a Swin's image size from `img_size:` (default 224). A `dist_token` makes it a distilled DeiT (two heads, \
+                    logits their mean, as timm evaluates it). A state dict that fits no architecture is refused \
                     with the first key or shape that does not fit.
                     """,
                     example: "let net = model(\"vit-t\", weights: \"random\", seed: 1)\nprint(net.family, net.blocks, net.classes)\n# expect: vit 6 10",
