@@ -182,3 +182,29 @@ void crl_install_sigint(int32_t *flag) {
 }
 
 int crl_isatty(int fd) { return isatty(fd); }
+
+int crl_query_device_attributes(char *buf, int size, int timeout_ms) {
+    if (size < 2 || !isatty(0) || !isatty(1)) return 0;
+    struct termios saved, raw;
+    if (tcgetattr(0, &saved) != 0) return 0;
+    raw = saved;
+    raw.c_lflag &= ~(ICANON | ECHO);
+    raw.c_cc[VMIN] = 0;
+    raw.c_cc[VTIME] = 0;
+    if (tcsetattr(0, TCSANOW, &raw) != 0) return 0;
+    int n = 0;
+    if (write(1, "\033[c", 3) == 3) {
+        // Read until the final 'c' of the answer, or the time runs out.
+        while (n < size - 1) {
+            struct pollfd p = { 0, POLLIN, 0 };
+            if (poll(&p, 1, timeout_ms) <= 0) break;
+            ssize_t got = read(0, buf + n, 1);
+            if (got <= 0) break;
+            n += 1;
+            if (buf[n - 1] == 'c' && n > 2) break;
+        }
+    }
+    tcsetattr(0, TCSANOW, &saved);
+    buf[n] = 0;
+    return n;
+}

@@ -2,13 +2,14 @@ import Foundation
 
 /// A picture drawn in a terminal: images (`show`), heatmaps and rendered figures in the REPL.
 ///
-/// Two modes. `.truecolor`: every character cell is the upper-half block "▀" with the upper
+/// Pixel graphics where the terminal has them (`.kitty`, `.sixel`: TerminalPicture+Graphics.swift);
+/// otherwise two modes of characters. `.truecolor`: every character cell is the upper-half block "▀" with the upper
 /// pixel as foreground and the lower one as background colour (24-bit ANSI), so a cell holds two
 /// square pixels. `.text`: the same cells as a luminance ramp " .:-=+*#%@" (dark → bright), for a
 /// terminal without colour or output that is not a terminal at all. The picture is scaled down
 /// (box filter) to at most `maxColumns` cells wide and never scaled up.
 public struct TerminalPicture {
-    public enum Mode: String, Sendable { case truecolor, text }
+    public enum Mode: String, Sendable { case kitty, sixel, truecolor, text }
 
     /// Interleaved 8-bit pixels, row-major, `channels` 1 (gray) or 3 (RGB) per pixel.
     public let width: Int, height: Int, channels: Int
@@ -53,6 +54,8 @@ public struct TerminalPicture {
 
     /// The picture as terminal text, at most `maxColumns` cells wide; every line ends in "\n".
     public func render(mode: Mode, maxColumns: Int = 80) -> String {
+        if mode == .kitty { return kittyEscape(maxColumns: maxColumns) }
+        if mode == .sixel { return sixelEscape(maxColumns: maxColumns) }
         // Box-filter down to the target size: one column per pixel, two pixel rows per line.
         let cols = Swift.max(1, Swift.min(width, maxColumns))
         let rowsPx = Swift.max(2, Int((Double(height) * Double(cols) / Double(width)).rounded()))
@@ -80,7 +83,7 @@ public struct TerminalPicture {
                 switch mode {
                 case .truecolor:
                     out += "\u{1B}[38;2;\(Int(top.0));\(Int(top.1));\(Int(top.2))m\u{1B}[48;2;\(Int(bottom.0));\(Int(bottom.1));\(Int(bottom.2))m▀"
-                case .text:
+                case .text, .kitty, .sixel:
                     // Rec. 601 luma of the cell's two pixels.
                     let luma = (0.299 * (top.0 + bottom.0) + 0.587 * (top.1 + bottom.1) + 0.114 * (top.2 + bottom.2)) / 510
                     out.append(ramp[Swift.min(ramp.count - 1, Int(luma * Double(ramp.count)))])
@@ -91,16 +94,17 @@ public struct TerminalPicture {
         return out
     }
 
-    /// The mode for a terminal: `SARDFQ_PICTURES` (`truecolor`, `text` or `off`) if set, else
-    /// truecolor when `isTerminal` and the terminal is not `dumb`, text otherwise. nil means off.
-    public static func mode(isTerminal: Bool, environment: [String: String] = ProcessInfo.processInfo.environment) -> Mode? {
+    /// The mode for a terminal: `SARDFQ_PICTURES` (`kitty`, `sixel`, `truecolor`, `text` or `off`)
+    /// if set; else, when `isTerminal` and the terminal is not `dumb`, its pixel graphics
+    /// (`graphics(environment:deviceAttributes:)`) or truecolor half blocks; text otherwise. nil means off.
+    public static func mode(isTerminal: Bool, environment: [String: String] = ProcessInfo.processInfo.environment,
+                            deviceAttributes: String? = nil) -> Mode? {
         switch environment["SARDFQ_PICTURES"] {
         case "off"?: return nil
-        case "text"?: return .text
-        case "truecolor"?: return .truecolor
+        case let m? where Mode(rawValue: m) != nil: return Mode(rawValue: m)
         default: break
         }
         guard isTerminal, let term = environment["TERM"], !term.isEmpty, term != "dumb" else { return .text }
-        return .truecolor
+        return graphics(environment: environment, deviceAttributes: deviceAttributes) ?? .truecolor
     }
 }

@@ -17,12 +17,22 @@ public final class REPL {
         interpreter = Interpreter(context: context)
         interactive = crl_isatty(0) != 0
         reader = interactive ? ReadlineReader(interpreter: interpreter) : PlainReader()
-        pictureMode = TerminalPicture.mode(isTerminal: crl_isatty(1) != 0)
+        pictureMode = TerminalPicture.mode(isTerminal: crl_isatty(1) != 0, deviceAttributes: REPL.deviceAttributes(interactive: interactive))
         if let mode = pictureMode {
             context.display = { [weak self] picture in
                 self?.say(picture.render(mode: mode, maxColumns: REPL.terminalColumns()), newline: false)
             }
         }
+    }
+
+    /// The terminal's answer to `ESC [ c` (whether it draws sixels), asked once before readline
+    /// takes the terminal; nil when not interactive, `dumb`, or `SARDFQ_PICTURES` decides.
+    static func deviceAttributes(interactive: Bool) -> String? {
+        let env = ProcessInfo.processInfo.environment
+        guard interactive, crl_isatty(1) != 0, env["SARDFQ_PICTURES"] == nil, let term = env["TERM"], !term.isEmpty, term != "dumb" else { return nil }
+        var buf = [CChar](repeating: 0, count: 64)
+        let n = crl_query_device_attributes(&buf, Int32(buf.count), 150)
+        return n > 0 ? String(cString: buf) : nil
     }
 
     /// How pictures are drawn (nil: not at all; `SARDFQ_PICTURES=off`).
@@ -42,7 +52,7 @@ public final class REPL {
             display(p)
             return true
         }
-        guard mode == .truecolor else { return false }
+        guard mode != .text else { return false }  // pixels or colour half blocks; gnuplot's text plot otherwise
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sardfq-repl-\(getpid())")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -61,3 +61,79 @@ private func tmux(_ args: [String]) -> (status: Int32, out: String) {
     let heat = pane(until: "38;2;253;231;37")
     #expect(heat.contains("38;2;253;231;37") && heat.contains("38;2;68;1;84"), "\(heat)")
 }
+
+/// Pixel graphics are chosen from what the terminal says of itself.
+@Test func graphicsModesFromWhatTheTerminalSays() {
+    let xterm = ["TERM": "xterm-256color"]
+    #expect(TerminalPicture.mode(isTerminal: true, environment: ["TERM": "xterm-kitty"]) == .kitty)
+    #expect(TerminalPicture.mode(isTerminal: true, environment: ["TERM": "xterm-256color", "KITTY_WINDOW_ID": "1"]) == .kitty)
+    #expect(TerminalPicture.mode(isTerminal: true, environment: ["TERM": "xterm-256color", "TERM_PROGRAM": "WezTerm"]) == .kitty)
+    #expect(TerminalPicture.mode(isTerminal: true, environment: xterm, deviceAttributes: "\u{1B}[?62;4;6;22c") == .sixel)
+    #expect(TerminalPicture.mode(isTerminal: true, environment: xterm, deviceAttributes: "\u{1B}[?1;2c") == .truecolor)
+    #expect(TerminalPicture.mode(isTerminal: true, environment: xterm, deviceAttributes: "\u{1B}[?4c") == .truecolor, "the first field is the class, not a feature")
+    #expect(TerminalPicture.mode(isTerminal: true, environment: ["TERM": "foot"]) == .sixel)
+    #expect(TerminalPicture.mode(isTerminal: false, environment: ["TERM": "xterm-kitty"]) == .text)
+    #expect(TerminalPicture.mode(isTerminal: true, environment: ["TERM": "xterm", "SARDFQ_PICTURES": "sixel"]) == .sixel)
+}
+
+/// A 2×2 picture: black, white / red, blue.
+private func corners() throws -> TerminalPicture {
+    try TerminalPicture(width: 2, height: 2, channels: 3, pixels: [0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0, 255])
+}
+
+@Test func kittyEscapeCarriesTheScaledPixels() throws {
+    let out = try corners().render(mode: .kitty)
+    // Scaled ×8 to 16×16 (at most 256 px, integer factor).
+    #expect(out.hasPrefix("\u{1B}_Ga=T,f=24,s=16,v=16,q=2,m="))
+    let chunks = out.dropLast().components(separatedBy: "\u{1B}\\").filter { !$0.isEmpty }
+    let payload = chunks.map { String($0[$0.index(after: $0.firstIndex(of: ";")!)...]) }.joined()
+    let bytes = try #require(Data(base64Encoded: payload))
+    #expect(bytes.count == 16 * 16 * 3)
+    #expect(Array(bytes.prefix(3)) == [0, 0, 0] && Array(bytes[(8 * 3)..<(8 * 3 + 3)]) == [255, 255, 255])
+    #expect(Array(bytes[((15 * 16 + 15) * 3)...]) == [0, 0, 255], "the last pixel is blue")
+}
+
+/// Decodes the sixel image `sixelEscape` writes (palette, bands, `$`, `-`, `!n` repeats) back to RGB.
+private func decodeSixel(_ s: String) throws -> (Int, Int, [[Int]]) {
+    let body = Array(s.dropFirst(3))  // ESC P q
+    var i = 0
+    func number() -> Int { var n = 0; while i < body.count, let d = body[i].wholeNumberValue { n = n * 10 + d; i += 1 }; return n }
+    guard body[i] == "\"" else { throw NSError(domain: "sixel", code: 1) }
+    i += 1; _ = number(); i += 1; _ = number(); i += 1
+    let w = number(); i += 1
+    let h = number()
+    var palette: [Int: [Int]] = [:], image = [[Int]](repeating: [-1, -1, -1], count: w * h)
+    var colour = 0, x = 0, band = 0
+    while i < body.count, body[i] != "\u{1B}" {
+        let c = body[i]
+        if c == "#" {
+            i += 1; colour = number()
+            if i < body.count, body[i] == ";" {
+                i += 1; _ = number(); i += 1
+                let r = number(); i += 1
+                let g = number(); i += 1
+                let b = number()
+                palette[colour] = [r, g, b]
+            }
+            continue
+        }
+        if c == "$" { x = 0; i += 1; continue }
+        if c == "-" { x = 0; band += 6; i += 1; continue }
+        var count = 1
+        if c == "!" { i += 1; count = number() }
+        let bits = Int(body[i].asciiValue!) - 63
+        for _ in 0..<count {
+            for dy in 0..<6 where bits & (1 << dy) != 0 && band + dy < h { image[(band + dy) * w + x] = palette[colour]! }
+            x += 1
+        }
+        i += 1
+    }
+    return (w, h, image)
+}
+
+@Test func sixelEscapeDecodesToThePicture() throws {
+    let (w, h, image) = try decodeSixel(try corners().render(mode: .sixel))
+    #expect(w == 16 && h == 16)
+    #expect(image[0] == [0, 0, 0] && image[8] == [100, 100, 100] && image[8 * 16] == [100, 0, 0] && image[255] == [0, 0, 100])
+    #expect(!image.contains([-1, -1, -1]), "every pixel is drawn")
+}

@@ -25,4 +25,9 @@ void crl_install_sigint(int32_t *flag);
 /// 1 if the file descriptor is a terminal.
 int crl_isatty(int fd);
 
+/// Asks the terminal for its primary device attributes (DA1, `ESC [ c`) and copies the answer
+/// (`ESC [ ? 62 ; 4 ; 22 c`: 4 = sixel graphics) into buf. Needs stdin and stdout to be the
+/// terminal; waits at most timeout_ms. Returns the answer's length, 0 when none came.
+int crl_query_device_attributes(char *buf, int size, int timeout_ms);
+
 #endif
