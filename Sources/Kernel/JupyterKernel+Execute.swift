@@ -88,11 +88,14 @@ extension JupyterKernel {
         publish("display_data", ["data": data, "metadata": ["sardfq": ["path": url.path]]], parent: parent)
     }
 
-    /// The MIME bundle of a value: a figure as PNG, a table as Markdown and HTML, anything else as text.
+    /// The MIME bundle of a value: a figure or an image set as PNG, a table as Markdown and HTML, anything else as text.
     func richData(_ value: Value) -> [String: Any]? {
         if case .nothing = value { return nil }
         var data: [String: Any] = ["text/plain": value.repr]
         if case .object(let figure as FigureObject) = value, let png = try? figure.serialized(for: "figure.png") {
+            data["image/png"] = png.base64EncodedString()
+        }
+        if case .object(let images as ImageSetValue) = value, let png = try? imageSetPNG(images) {
             data["image/png"] = png.base64EncodedString()
         }
         if case .object(let table as Table) = value {
@@ -101,6 +104,15 @@ extension JupyterKernel {
             data["text/html"] = MarkdownHTML.render(md)
         }
         return data
+    }
+
+    /// An image set as the PNG grid `show` writes (denormalized with the set's mean and std, ×2).
+    func imageSetPNG(_ images: ImageSetValue) throws -> Data {
+        let grid = try ImageGrid.render(images.set.images, mean: images.set.mean, std: images.set.std, scale: 2)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sardfq-kernel-\(UUID().uuidString).png").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try PNGFile.write(path: path, width: grid.width, height: grid.height, channels: grid.channels, pixels: grid.pixels)
+        return try Data(contentsOf: URL(fileURLWithPath: path))
     }
 
     /// `complete_request`: the REPL's completions of the word before the cursor.

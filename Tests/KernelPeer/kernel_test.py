@@ -63,6 +63,9 @@ try:
     content, msgs = run("kept * 2")
     results = [m["content"]["data"]["text/plain"] for m in msgs if m["msg_type"] == "execute_result"]
     check(results == ["82"], f"a last expression is the execute_result: {results}")
+    content, msgs = run('synthesize(model("vit-t"), method: "noise", images: 4)')
+    shown = [png_size(m["content"]["data"]["image/png"]) for m in msgs if m["msg_type"] == "execute_result" and "image/png" in m["content"]["data"]]
+    check(len(shown) == 1 and shown[0] and shown[0][0] > 0, f"an image set as the last value is a PNG: {shown}")
     content, msgs = run("print(1)\nprint(nope_name)")
     errors = [m["content"] for m in msgs if m["msg_type"] == "error"]
     check(content["status"] == "error" and errors and errors[0]["evalue"].startswith("cell[") and ":2:7: error: unknown name 'nope_name'" in errors[0]["evalue"],
