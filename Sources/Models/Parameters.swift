@@ -88,6 +88,13 @@ public protocol ForwardHooks: AnyObject {
     func weight(_ layer: String, _ w: Tensor) throws -> Tensor
     /// An operand of an attention matmul at `site` (q, k, v or attn probabilities).
     func operand(_ site: String, _ x: Tensor) throws -> Tensor
+    /// The whole linear layer `layer` computed by the hooks (a quantized model's integer path),
+    /// or nil for the usual input → weight → product. - x: (…, K), weight: (N, K) → (…, N)
+    func integerLinear(_ layer: String, _ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor?
+}
+
+extension ForwardHooks {
+    public func integerLinear(_ layer: String, _ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor? { nil }
 }
 
 /// What the forward should keep besides the logits.
@@ -139,6 +146,7 @@ func hookedLinear(_ x: Tensor, _ p: Parameters, _ name: String, _ hooks: Forward
                   residual: Tensor? = nil) throws -> Tensor {
     let w = p[name + ".weight"], b = bias ? p.get(name + ".bias") : nil
     guard let hooks else { return try x.linear(weight: w, bias: b, residual: residual) }
+    if let y = try hooks.integerLinear(name, x, weight: w, bias: b) { return try residual.map { try y + $0 } ?? y }
     return try hooks.input(name, x).linear(weight: hooks.weight(name, w), bias: b, residual: residual)
 }
 
@@ -148,6 +156,7 @@ func hookedLinearGELU(_ x: Tensor, _ p: Parameters, _ name: String, _ hooks: For
     guard let b = p.get(name + ".bias") else { return try hookedLinear(x, p, name, hooks, bias: false).gelu() }
     let w = p[name + ".weight"]
     guard let hooks else { return try x.linearGELU(weight: w, bias: b) }
+    if let y = try hooks.integerLinear(name, x, weight: w, bias: b) { return try y.gelu() }
     return try hooks.input(name, x).linearGELU(weight: hooks.weight(name, w), bias: b)
 }
 

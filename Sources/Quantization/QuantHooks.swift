@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 import Models
 
@@ -43,6 +44,11 @@ public final class QuantHooks: ForwardHooks {
     /// uncalibrated, so that a later calibrating forward on other images fits them
     /// (`QuantizedModel.calibrate(_:sites:from:)`).
     public var deferred: ((String) -> Bool)?
+    /// Fake quantization in float, or integer products for the linear layers that allow them
+    /// (QuantHooks+Integer.swift). Setting it drops the integer weights made so far.
+    public var execution: Execution = .fake { didSet { integerLock.lock(); integerCache = [:]; integerLock.unlock() } }
+    var integerCache: [String: IntegerWeights?] = [:]
+    let integerLock = NSLock()
 
     public init(config: QuantConfig) { self.config = config }
 
@@ -51,7 +57,7 @@ public final class QuantHooks: ForwardHooks {
         let h = QuantHooks(config: config)
         h.mode = mode; h.quantizeWeights = quantizeWeights; h.quantizeActivations = quantizeActivations
         h.quantizers = quantizers.mapValues { $0.copy() }
-        h.order = order; h.floatSites = floatSites
+        h.order = order; h.floatSites = floatSites; h.execution = execution
         return h
     }
 

@@ -109,7 +109,9 @@ extension Builtins {
                              Param("swap_calib", .optional(.any), default: .nothing,
                                    help: "other calibration images for the activation sites named by `swap_sites`"),
                              Param("swap_sites", .optional(.list), default: .nothing,
-                                   help: "shell patterns of site keys (e.g. \"layers.2.*.qkv.input\") fitted on `swap_calib`")]) { a in
+                                   help: "shell patterns of site keys (e.g. \"layers.2.*.qkv.input\") fitted on `swap_calib`"),
+                             Param("execute", .choice(["fake", "int8"]), default: .string("fake"),
+                                   help: "evaluation in fake quantization (float), or u8·s8 integer products for the linear layers that allow them (the rest stays fake; docs/quantization.md)")]) { a in
                 let (model, obj) = try visionModel(a, "model")
                 let seed = UInt64(try a.int("seed"))
                 let images = try calibrationImages(a, model: model, count: try a.int("images"), seed: seed)
@@ -137,6 +139,7 @@ extension Builtins {
                 }
                 do {
                     let q = try quantize(model, config: c, calib: images, swap: swap)
+                    q.hooks.execution = Execution(rawValue: try a.string("execute")) ?? .fake
                     var source = obj.typeName
                     if case .string(let n)? = try? obj.member("name") { source = n }
                     return .object(QuantizedModelObject(q, source: source))

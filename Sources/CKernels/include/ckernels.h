@@ -4,6 +4,7 @@
 #ifndef CKERNELS_H
 #define CKERNELS_H
 #include <stddef.h>
+#include <stdint.h>
 
 // y[i] = f(x[i]) for i in [0, n). x and y may alias.
 void ck_exp(const float *x, float *y, long n);
@@ -94,6 +95,15 @@ void ck_attention_backward_context(const float *qkv, const float *probs, const f
                                    int acc_probs, float *gqkv, long n, long heads, long hd, long lo, long hi);
 void ck_attention_backward_probs(const float *qkv, const float *probs, const float *gprobs, float *gqkv,
                                  float *gscores, long n, long heads, long hd, float scale, long lo, long hi);
+
+// ---- Integer execution of quantized linear layers (int8.c) ----
+/// u[i] = clamp(round_half_even(x[i] / scale) + zero, 0, qmax) as u8 (zero an integer, qmax ≤ 255).
+void ck_quantize_u8(const float *x, int64_t n, float scale, float zero, float qmax, uint8_t *out);
+/// y (m, n) = out_scale[j] · Σ_k (u[i,k] − za)(t[j,k] + o[j] − zw[j]) + bias[j], where the stored
+/// weight levels are t = q − o (s8), tsum[j] = Σ_k t[j,k], offset_minus_zw[j] = o[j] − zw[j].
+/// u: (m, k) u8, t: (n, k) s8. Returns 0, or < 0 when oneDNN fails or memory runs out.
+int ck_int8_linear(int m, int n, int k, const uint8_t *u, int32_t za, const int8_t *t, const int32_t *tsum,
+                   const int32_t *offset_minus_zw, const float *out_scale, const float *bias, float *y);
 
 #endif
 

@@ -1,0 +1,47 @@
+// Integer execution of a quantized linear layer (docs/quantization.md, "Integer execution"):
+// activations to u8 levels, an s8 weight matrix, u8·s8 → s32 products through oneDNN, and the
+// dequantization epilogue. Single-threaded: callers split the rows across the pool.
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <oneapi/dnnl/dnnl.h>
+#include "ckernels.h"
+
+extern void omp_set_num_threads(int);
+
+void ck_quantize_u8(const float *x, int64_t n, float scale, float zero, float qmax, uint8_t *out) {
+  // As the fake quantizer: clamp(round_half_even(x / Δ) + z, 0, qmax), here with an integer z.
+  for (int64_t i = 0; i < n; i++) {
+    float v = rintf(x[i] / scale) + zero;
+    v = v < 0 ? 0 : (v > qmax ? qmax : v);
+    out[i] = (uint8_t)v;
+  }
+}
+
+int ck_int8_linear(int m, int n, int k, const uint8_t *u, int32_t za, const int8_t *t, const int32_t *tsum,
+                   const int32_t *offset_minus_zw, const float *out_scale, const float *bias, float *y) {
+  int32_t *acc = malloc((size_t)m * (size_t)n * sizeof(int32_t));
+  if (!acc) return -1;
+  const int32_t co = 0;
+  omp_set_num_threads(1);
+  // acc = u · tᵀ, (m, k) × (n, k)ᵀ, row-major (oneDNN's gemm API is row-major).
+  if (dnnl_gemm_u8s8s32('N', 'T', 'F', m, n, k, 1.0f, u, k, 0, t, k, 0, 0.0f, acc, n, &co) != dnnl_success) {
+    free(acc);
+    return -2;
+  }
+  for (int i = 0; i < m; i++) {
+    // Σ_k (u − za)(q − zw) = u·t − za·Σt + (o − zw)·(Σu − k·za), with t = q − o.
+    int64_t usum = 0;
+    const uint8_t *ur = u + (size_t)i * k;
+    for (int kk = 0; kk < k; kk++) usum += ur[kk];
+    const int64_t ushift = usum - (int64_t)k * za;
+    const int32_t *ar = acc + (size_t)i * n;
+    float *yr = y + (size_t)i * n;
+    for (int j = 0; j < n; j++) {
+      int64_t s = (int64_t)ar[j] - (int64_t)za * tsum[j] + (int64_t)offset_minus_zw[j] * ushift;
+      yr[j] = out_scale[j] * (float)s + (bias ? bias[j] : 0.0f);
+    }
+  }
+  free(acc);
+  return 0;
+}
