@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "Script", dependencies: ["Tensor", "Datasets", "Models", "Quantization", "Synthesis", "Plot",
                                               .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Kernel", dependencies: ["Script", "Plot", "CZMQ", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Runtime", dependencies: ["Kernel", "Script", "Synthesis", "Models", "Datasets", "Plot", "Tensor", "CKernels", "CReadline"]),
+        .target(name: "Runtime", dependencies: ["Kernel", "Script", "Quantization", "Synthesis", "Models", "Datasets", "Plot", "Tensor", "CKernels", "CReadline"]),
         .executableTarget(name: "sardfq", dependencies: ["Runtime"]),
         // Fuzz harnesses (docs/fuzzing.md): no library imports them.
         .target(name: "CFuzz"),

@@ -63,7 +63,7 @@ extension QuantHooks {
               let qa = quantizers[layer + ".input"] as? UniformQuantizer, qa.isCalibrated, qa.granularity == .tensor,
               qa.bits <= 8, qa.qmin == 0, let qw = quantizers[layer + ".weight"] as? UniformQuantizer,
               !floatSites.contains(layer + ".input"), !floatSites.contains(layer + ".weight"),
-              let iw = integerWeights(layer, weight, qw), x.shape.last == iw.k else { return nil }
+              let iw = integerWeights(layer, weight, qw), x.shape.last == iw.k, iw.k < 33_000 else { return nil }  // s32 epilogue bound (int8.c)
         let k = iw.k, n = iw.n, m = x.count / Swift.max(1, k)
         let xin = x
         let sa = qa.scales[0], za = qa.zeroPoints[0].rounded(.toNearestOrEven)

@@ -5,7 +5,7 @@ import CKernels
 import Synthesis
 import Script
 
-/// `sardfq bench gemm|ops|attention|models|synthesis|frontend|all [--reps N] [--model NAME]`: the speed numbers quoted in the
+/// `sardfq bench gemm|ops|attention|models|synthesis|frontend|int8|all [--reps N] [--model NAME]`: the speed numbers quoted in the
 /// README (`--model` restricts `models` and `synthesis` to one preset, e.g. for profiling;
 /// SARDFQ_BENCH_DEBUG=1 adds the buffer cache's counters to `models`).
 ///
@@ -14,7 +14,7 @@ import Script
 public enum BenchError: Error, CustomStringConvertible {
     case unknown(String)
     public var description: String {
-        switch self { case .unknown(let s): return "bench: unknown benchmark '\(s)' (expected gemm, ops, attention, models, synthesis, frontend or all)" }
+        switch self { case .unknown(let s): return "bench: unknown benchmark '\(s)' (expected gemm, ops, attention, models, synthesis, frontend, int8 or all)" }
     }
 }
 
@@ -72,6 +72,7 @@ public func runBench(_ args: [String]) throws {
     case "synthesis": try benchSynthesis(reps: reps)
     case "attention": try benchAttention(reps: reps)
     case "frontend": try benchFrontEnd(reps: reps)
+    case "int8": try benchInt8(reps: reps)
     case "all":
         try benchGemm(reps: reps); try benchOps(reps: reps); try benchAttention(reps: reps); try benchModels(reps: max(3, reps / 2))
         try benchSynthesis(reps: max(3, reps / 2))
