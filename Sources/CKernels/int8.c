@@ -9,6 +9,17 @@
 
 extern void omp_set_num_threads(int);
 
+void ck_quantize_u8_clamps(const float *x, int64_t n, float scale, float zero, float umax, uint8_t *out, uint8_t *clamped) {
+  // u = round_half_even(x / Δ) + zero, clamped to 0…umax; clamped[i] = 1 below, 2 above, else 0.
+  for (int64_t i = 0; i < n; i++) {
+    float v = rintf(x[i] / scale) + zero;
+    uint8_t c = v < 0 ? 1 : (v > umax ? 2 : 0);
+    v = v < 0 ? 0 : (v > umax ? umax : v);
+    out[i] = (uint8_t)v;
+    clamped[i] = c;
+  }
+}
+
 void ck_quantize_u8(const float *x, int64_t n, float scale, float zero, float qmax, uint8_t *out) {
   // As the fake quantizer: clamp(round_half_even(x / Δ) + z, 0, qmax), here with an integer z.
   for (int64_t i = 0; i < n; i++) {
@@ -19,14 +30,17 @@ void ck_quantize_u8(const float *x, int64_t n, float scale, float zero, float qm
 }
 
 int ck_int8_linear(int m, int n, int k, const uint8_t *u, int32_t za, const int8_t *t, const int32_t *tsum,
-                   const int32_t *offset_minus_zw, const float *out_scale, const float *bias, float *y) {
+                   const int32_t *offset_minus_zw, const float *out_scale, const float *bias, float *y,
+                   const uint8_t *clamped, float e_low, float e_high, const float *wt) {
   int32_t *acc = malloc((size_t)m * (size_t)n * sizeof(int32_t));
-  if (!acc) return -1;
+  float *corr = clamped ? malloc((size_t)n * sizeof(float)) : NULL;
+  if (!acc || (clamped && !corr)) { free(acc); free(corr); return -1; }
   const int32_t co = 0;
   omp_set_num_threads(1);
   // acc = u · tᵀ, (m, k) × (n, k)ᵀ, row-major (oneDNN's gemm API is row-major).
   if (dnnl_gemm_u8s8s32('N', 'T', 'F', m, n, k, 1.0f, u, k, 0, t, k, 0, 0.0f, acc, n, &co) != dnnl_success) {
     free(acc);
+    free(corr);
     return -2;
   }
   for (int i = 0; i < m; i++) {
@@ -38,6 +52,24 @@ int ck_int8_linear(int m, int n, int k, const uint8_t *u, int32_t za, const int8
     const int32_t ushift = usum - k * za;
     const int32_t *ar = acc + (size_t)i * n;
     float *yr = y + (size_t)i * n;
+    if (clamped) {
+      // A fractional input zero point: clamped elements sit e_low / e_high off the integer grid;
+      // add e·(q − zw)[:, k] for each (rows have few of them).
+      int any = 0;
+      const uint8_t *cr = clamped + (size_t)i * k;
+      for (int kk = 0; kk < k; kk++) {
+        if (!cr[kk]) continue;
+        if (!any) { for (int j = 0; j < n; j++) corr[j] = 0; any = 1; }
+        const float e = cr[kk] == 1 ? e_low : e_high;
+        const float *w = wt + (size_t)kk * n;
+        for (int j = 0; j < n; j++) corr[j] += e * w[j];
+      }
+      if (any) {
+        for (int j = 0; j < n; j++)
+          yr[j] = out_scale[j] * ((float)(ar[j] - za * tsum[j] + offset_minus_zw[j] * ushift) + corr[j]) + (bias ? bias[j] : 0.0f);
+        continue;
+      }
+    }
     if (bias) {
       for (int j = 0; j < n; j++) yr[j] = out_scale[j] * (float)(ar[j] - za * tsum[j] + offset_minus_zw[j] * ushift) + bias[j];
     } else {
@@ -45,5 +77,6 @@ int ck_int8_linear(int m, int n, int k, const uint8_t *u, int32_t za, const int8
     }
   }
   free(acc);
+  free(corr);
   return 0;
 }

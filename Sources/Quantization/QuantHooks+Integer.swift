@@ -19,6 +19,8 @@ final class IntegerWeights: @unchecked Sendable {
     let offsetMinusZero: [Int32]
     /// Δw per output row.
     let scales: [Float]
+    /// (K, N): q − zw as floats, for the clamped elements of an input with a fractional zero point.
+    let transposed: [Float]
 
     /// nil when the quantizer's levels are not integers the kernel can take (bits > 8, a
     /// fractional zero point, per-channel along the input axis).
@@ -31,6 +33,7 @@ final class IntegerWeights: @unchecked Sendable {
         let o: Float = q.qmin < 0 ? 0 : Float(1 << (q.bits - 1))
         var levels = [Int8](repeating: 0, count: n * k), sums = [Int32](repeating: 0, count: n)
         var offsets = [Int32](repeating: 0, count: n), scales = [Float](repeating: 0, count: n)
+        var transposed = [Float](repeating: 0, count: n * k)
         let x = w.ptr  // tensors are dense row-major
         for j in 0..<n {
             let s = q.scales[perRow ? j : 0], z = q.zeroPoints[perRow ? j : 0]
@@ -40,11 +43,13 @@ final class IntegerWeights: @unchecked Sendable {
                 let level = Swift.min(q.qmax, Swift.max(q.qmin, (x[j * k + kk] / s).rounded(.toNearestOrEven) + z))
                 let t = Int32(level - o)
                 levels[j * k + kk] = Int8(t)
+                transposed[kk * n + j] = level - z
                 sum += t
             }
             sums[j] = sum; offsets[j] = Int32(o - z); scales[j] = s
         }
         self.n = n; self.k = k; self.levels = levels; self.levelSums = sums; self.offsetMinusZero = offsets; self.scales = scales
+        self.transposed = transposed
     }
 }
 
@@ -53,9 +58,10 @@ extension QuantHooks {
     /// quantizer must be per-tensor with levels 0…2^b − 1 (b ≤ 8), the weight quantizer uniform per
     /// row or per tensor with integer zero points (b ≤ 8), and no gradient may be wanted.
     ///
-    /// The input's zero point is rounded to an integer. Where it is fractional (RepQ's folded z̃),
-    /// the two paths differ only on clamped elements, by at most half a level; unclamped
-    /// elements dequantize to round(x/Δ)·Δ either way.
+    /// A fractional input zero point (RepQ's folded z̃) is exact too: the levels are
+    /// u = clamp(round(x/Δ) + ⌊z̃⌋, 0, 2^b − 2), and a clamped element, whose fake-quant value lies
+    /// off that grid by −frac(z̃) (below) or 1 − frac(z̃) (above), adds that offset times its
+    /// weight column in the epilogue.
     /// - x: (…, K), weight: (N, K), bias: (N) → (…, N)
     public func integerLinear(_ layer: String, _ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor? {
         guard execution == .int8, mode == .quantize, quantizeWeights, quantizeActivations, !measuring,
@@ -66,25 +72,35 @@ extension QuantHooks {
               let iw = integerWeights(layer, weight, qw), x.shape.last == iw.k, iw.k < 33_000 else { return nil }  // s32 epilogue bound (int8.c)
         let k = iw.k, n = iw.n, m = x.count / Swift.max(1, k)
         let xin = x
-        let sa = qa.scales[0], za = qa.zeroPoints[0].rounded(.toNearestOrEven)
+        let sa = qa.scales[0], z = qa.zeroPoints[0]
+        let fractional = z.rounded(.down) != z
+        let za = z.rounded(.down), frac = z - za
         var u = [UInt8](repeating: 0, count: m * k)
-        u.withUnsafeMutableBufferPointer { ck_quantize_u8(xin.ptr, Int64(m * k), sa, za, qa.qmax, $0.baseAddress) }
+        var clamped = [UInt8](repeating: 0, count: fractional ? m * k : 0)
+        u.withUnsafeMutableBufferPointer { ub in
+            if fractional {
+                clamped.withUnsafeMutableBufferPointer { ck_quantize_u8_clamps(xin.ptr, Int64(m * k), sa, za, qa.qmax - 1, ub.baseAddress, $0.baseAddress) }
+            } else {
+                ck_quantize_u8(xin.ptr, Int64(m * k), sa, za, qa.qmax, ub.baseAddress)
+            }
+        }
         let outScale = iw.scales.map { $0 * sa }
         let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [n])
         let b = bias
         var failed: Int32 = 0
         let yp = y.ptr
-        u.withUnsafeBufferPointer { ub in
+        u.withUnsafeBufferPointer { ub in clamped.withUnsafeBufferPointer { cb in
             iw.levels.withUnsafeBufferPointer { tb in
                 // Rows in panels across the pool; each panel one single-threaded oneDNN call.
                 let grain = Swift.max(16, 65536 / Swift.max(1, n))
                 Parallel.forRange(m, grain: grain) { rows in
                     let rc = ck_int8_linear(Int32(rows.count), Int32(n), Int32(k), ub.baseAddress! + rows.lowerBound * k, Int32(za),
-                                            tb.baseAddress, iw.levelSums, iw.offsetMinusZero, outScale, b?.ptr, yp + rows.lowerBound * n)
+                                            tb.baseAddress, iw.levelSums, iw.offsetMinusZero, outScale, b?.ptr, yp + rows.lowerBound * n,
+                                            fractional ? cb.baseAddress! + rows.lowerBound * k : nil, -frac, 1 - frac, iw.transposed)
                     if rc != 0 { failed = rc }
                 }
             }
-        }
+        } }
         guard failed == 0 else { throw QuantError.argument("integer linear '\(layer)': oneDNN's u8·s8 product failed (\(failed))") }
         return y
     }

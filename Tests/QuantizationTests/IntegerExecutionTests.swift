@@ -33,12 +33,13 @@ import Models
         #expect(worst <= 1e-5 * scale, "W\(bits)A\(bits): integer and fake products differ by \(worst) (values up to \(scale))")
     }
 
-    /// A fractional input zero point is rounded on the integer path: only clamped elements move,
-    /// by at most half a level each.
-    @Test func fractionalZeroPointMovesOnlyClampedElements() throws {
-        let (fake, int8, _) = try layer(bits: 4, inputZero: 7.4)
-        let worst = zip(fake.array, int8.array).map { abs($0 - $1) }.max() ?? 0
+    /// A fractional input zero point (RepQ's folded z̃): still the fake-quant product, clamped
+    /// elements included.
+    @Test(arguments: [Float(7.4), 2.5, 0.3])
+    func fractionalZeroPointIsExact(zero: Float) throws {
+        let (fake, int8, _) = try layer(bits: 4, inputZero: zero)
         let scale = fake.array.map(abs).max() ?? 1
-        #expect(worst > 0 && worst < 0.2 * scale, "\(worst) of \(scale)")
+        let worst = zip(fake.array, int8.array).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 1e-5 * scale, "z = \(zero): \(worst) of \(scale)")
     }
 }

@@ -99,11 +99,16 @@ void ck_attention_backward_probs(const float *qkv, const float *probs, const flo
 // ---- Integer execution of quantized linear layers (int8.c) ----
 /// u[i] = clamp(round_half_even(x[i] / scale) + zero, 0, qmax) as u8 (zero an integer, qmax ≤ 255).
 void ck_quantize_u8(const float *x, int64_t n, float scale, float zero, float qmax, uint8_t *out);
-/// y (m, n) = out_scale[j] · Σ_k (u[i,k] − za)(t[j,k] + o[j] − zw[j]) + bias[j], where the stored
-/// weight levels are t = q − o (s8), tsum[j] = Σ_k t[j,k], offset_minus_zw[j] = o[j] − zw[j].
+/// As ck_quantize_u8 with the clamp at umax, marking clamped elements (1 below 0, 2 above umax).
+void ck_quantize_u8_clamps(const float *x, int64_t n, float scale, float zero, float umax, uint8_t *out, uint8_t *clamped);
+/// y (m, n) = out_scale[j] · (Σ_k (u[i,k] − za)(t[j,k] + o[j] − zw[j]) + c[i,j]) + bias[j], where the
+/// stored weight levels are t = q − o (s8), tsum[j] = Σ_k t[j,k], offset_minus_zw[j] = o[j] − zw[j].
+/// c (a fractional input zero point; NULL clamped: none) = Σ_k e[i,k]·wt[k,j] with e = e_low or
+/// e_high where clamped[i,k] is 1 or 2, wt (k, n) = q − zw as float.
 /// u: (m, k) u8, t: (n, k) s8. Returns 0, or < 0 when oneDNN fails or memory runs out.
 int ck_int8_linear(int m, int n, int k, const uint8_t *u, int32_t za, const int8_t *t, const int32_t *tsum,
-                   const int32_t *offset_minus_zw, const float *out_scale, const float *bias, float *y);
+                   const int32_t *offset_minus_zw, const float *out_scale, const float *bias, float *y,
+                   const uint8_t *clamped, float e_low, float e_high, const float *wt);
 
 #endif
 
