@@ -116,9 +116,25 @@ public struct ImageFolder {
     public func loadAll() throws -> ImageDataset { try load(Array(0..<count)) }
 
     /// Calls `body` with each batch of up to `size` decoded images, in order or seeded-shuffled.
+    /// The next batch is decoded (on the worker pool) while `body` works on this one, so an
+    /// evaluation does not wait for JPEG decoding between batches.
     public func forEachBatch(size: Int, shuffle seed: UInt64? = nil, _ body: (ImageDataset) throws -> Void) throws {
-        for idx in try batchIndices(total: count, size: size, shuffle: seed, dropLast: false) {
-            try body(try load(idx))
+        let batches = try batchIndices(total: count, size: size, shuffle: seed, dropLast: false)
+        final class Slot: @unchecked Sendable { var result: Result<ImageDataset, Error>? }
+        func decode(_ i: Int) -> (DispatchGroup, Slot) {
+            let group = DispatchGroup(), slot = Slot(), folder = self, idx = batches[i]
+            DispatchQueue.global().async(group: group) { slot.result = Result { try folder.load(idx) } }
+            return (group, slot)
+        }
+        var next = batches.isEmpty ? nil : decode(0)
+        for i in batches.indices {
+            let (group, slot) = next!
+            group.wait()
+            next = i + 1 < batches.count ? decode(i + 1) : nil
+            do { try body(try slot.result!.get()) } catch {
+                next?.0.wait()  // no decode outlives the call
+                throw error
+            }
         }
     }
 }

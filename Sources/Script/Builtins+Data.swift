@@ -28,19 +28,33 @@ public final class DatasetObject: ScriptObject {
     }
     /// Top-1/top-5 of `classify` on the first `limit` images (a folder: `limit` images spread over
     /// its classes), decoding a folder batch by batch so a 50 000-image split never sits in memory.
+    /// Progress shows images per second (decoding and the model together).
     public func accuracy(_ classify: (Tensor) throws -> Tensor, limit: Int?) throws -> (top1: Double, top5: Double?) {
+        let start = ProcessInfo.processInfo.systemUptime
+        func rate(_ done: Int) -> [(String, Double)] {
+            [("img/s", Double(done) / Swift.max(1e-9, ProcessInfo.processInfo.systemUptime - start))]
+        }
         if let loaded {
-            let a = try Evaluation.accuracy(of: classify, on: loaded, limit: limit)
+            let total = Swift.min(limit ?? loaded.count, loaded.count), batch = 256
+            let progress = Progress(total: total, label: "accuracy")
+            defer { progress.finish() }
+            let a = try Evaluation.accuracy(of: classify, on: loaded, batchSize: batch, limit: limit) { b, _ in
+                let done = Swift.min(total, b * batch)
+                progress.update(done, terms: rate(done))
+            }
             return (a.top1, a.top5)
         }
         let f = try limit.map { try folder!.strided($0) } ?? folder!
         var c1 = 0.0, c5 = 0.0, n = 0
         var top5 = true
+        let progress = Progress(total: f.count, label: "accuracy")
+        defer { progress.finish() }
         try f.forEachBatch(size: 64) { batch in
             let a = try Evaluation.accuracy(of: classify, on: batch)
             c1 += a.top1 * Double(a.count) / 100
             if let t5 = a.top5 { c5 += t5 * Double(a.count) / 100 } else { top5 = false }
             n += a.count
+            progress.update(n, terms: rate(n))
         }
         let d = Double(max(n, 1))
         return (100 * c1 / d, top5 ? 100 * c5 / d : nil)
