@@ -103,7 +103,7 @@ public final class JupyterKernel: @unchecked Sendable {
         return 0
     }
 
-    func log(_ s: String) { FileHandle.standardError.write(Data("sardfq kernel: \(s)\n".utf8)) }
+    func log(_ s: String) { Console.write(2, Data("sardfq kernel: \(s)\n".utf8)) }
 
     // MARK: sending
 

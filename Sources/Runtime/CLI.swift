@@ -43,10 +43,10 @@ public enum CLI {
                 throw UsageError("unknown command '\(cmd)'")
             }
         } catch let e as UsageError {
-            FileHandle.standardError.write(Data("sardfq: \(e.message)\n\(usage)\n".utf8))
+            Console.write(2, Data("sardfq: \(e.message)\n\(usage)\n".utf8))
             return 2
         } catch {
-            FileHandle.standardError.write(Data("sardfq: \(error)\n".utf8))
+            Console.write(2, Data("sardfq: \(error)\n".utf8))
             return 1
         }
     }
@@ -58,13 +58,13 @@ public enum CLI {
         let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         let page: String
         do { page = try Report.generate(root: root) } catch let f as Report.Failure {
-            FileHandle.standardError.write(Data("sardfq: \(f)\n".utf8))
+            Console.write(2, Data("sardfq: \(f)\n".utf8))
             return 1
         }
         let target = root.appendingPathComponent("docs/results.md")
         if args.contains("--check") {
             guard (try? String(contentsOf: target, encoding: .utf8)) == page else {
-                FileHandle.standardError.write(Data("sardfq: docs/results.md is stale: run `sardfq report`\n".utf8))
+                Console.write(2, Data("sardfq: docs/results.md is stale: run `sardfq report`\n".utf8))
                 return 1
             }
             print("docs/results.md is current")
@@ -130,7 +130,7 @@ public enum CLI {
         try SourceFile.read(path: path)
     }
 
-    static func eprint(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+    static func eprint(_ s: String) { Console.write(2, Data((s + "\n").utf8)) }
 
     /// `sardfq run`: parse (all syntax errors at once), run, report the first runtime error with its
     /// call chain. Files already written stay written.
@@ -159,7 +159,7 @@ public enum CLI {
         let notebook = RunNotebook(file: file, program: program)
         ctx.wroteOutput = { notebook.record(.wrote($0)) }
         let interp = Interpreter(context: ctx, output: { text in
-            FileHandle.standardOutput.write(Data(text.utf8))
+            Console.write(1, Data(text.utf8))
             notebook.record(.printed(text))
         })
         interp.onTopLevelStatement = { notebook.enter(line: $0.pos.line) }

@@ -63,8 +63,8 @@ public final class REPL {
         return true
     }
 
-    func say(_ s: String, newline: Bool = true) { FileHandle.standardOutput.write(Data((newline ? s + "\n" : s).utf8)) }
-    func complain(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+    func say(_ s: String, newline: Bool = true) { Console.write(1, Data((newline ? s + "\n" : s).utf8)) }
+    func complain(_ s: String) { Console.write(2, Data((s + "\n").utf8)) }
 
     /// Runs until `:quit` or end of input. Returns the exit status.
     public func run() -> Int32 {

@@ -237,7 +237,7 @@ extension Builtins {
                 do { file = try Safetensors.read(path: url.path) } catch let e as SafetensorsError { throw a.bad("path", e.description) }
                 for (name, _) in file.tensors {
                     if let d = file.dtypes[name], d != "F32" {
-                        FileHandle.standardError.write(Data("note: load: '\(name)' is \(d) in \(path), converted to float32\n".utf8))
+                        Console.write(2, Data("note: load: '\(name)' is \(d) in \(path), converted to float32\n".utf8))
                     }
                 }
                 return .record(RecordRef(file.tensors.map { ($0.name, .tensor($0.tensor)) }))

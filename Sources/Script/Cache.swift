@@ -107,7 +107,7 @@ public final class Cache {
     /// Records (and unless `quiet`, prints) a warning.
     func warn(_ message: String) {
         warnings.append(message)
-        if !quiet { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+        if !quiet { Console.write(2, Data((message + "\n").utf8)) }
     }
 
     /// A cached payload that verified but that its reader could not decode (another format

@@ -76,7 +76,7 @@ public final class Interpreter {
         // Set once: the closure is the same for every interpreter, and a test may have put its own in place.
         if Interruption.poll == nil { Interruption.poll = { Interrupt.requested } }
         self.output = output ?? { text in
-            FileHandle.standardOutput.write(text.data(using: .utf8)!)
+            Console.write(1, text.data(using: .utf8)!)
         }
     }
 

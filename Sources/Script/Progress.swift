@@ -37,7 +37,7 @@ public final class Progress {
         self.label = label
         self.interval = interval
         self.isTerminal = isTerminal ?? (isatty(2) != 0)
-        self.write = output ?? { FileHandle.standardError.write(Data($0.utf8)) }
+        self.write = output ?? { Console.write(2, Data($0.utf8)) }
         self.clock = clock ?? { ProcessInfo.processInfo.systemUptime }
         self.start = self.clock()
         // Plain output waits one interval before the first line (short work prints only the last).
