@@ -19,7 +19,4 @@ public enum Console {
             }
         }
     }
-
-    public static func out(_ s: String) { write(1, Data(s.utf8)) }
-    public static func err(_ s: String) { write(2, Data(s.utf8)) }
 }
