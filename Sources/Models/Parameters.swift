@@ -91,10 +91,15 @@ public protocol ForwardHooks: AnyObject {
     /// The whole linear layer `layer` computed by the hooks (a quantized model's integer path),
     /// or nil for the usual input → weight → product. - x: (…, K), weight: (N, K) → (…, N)
     func integerLinear(_ layer: String, _ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor?
+    /// The whole attention of the block at `pre` computed by the hooks from the qkv projection's
+    /// output (a quantized model's integer path), or nil for the operand-by-operand path.
+    /// - qkv: (B, N, 3·H·hd), bias: (H, N, N) or nil, mask: (nW, N, N) or nil → (B, N, H·hd)
+    func integerAttention(_ pre: String, qkv: Tensor, heads: Int, scale: Float, bias: Tensor?, mask: Tensor?) throws -> Tensor?
 }
 
 extension ForwardHooks {
     public func integerLinear(_ layer: String, _ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor? { nil }
+    public func integerAttention(_ pre: String, qkv: Tensor, heads: Int, scale: Float, bias: Tensor?, mask: Tensor?) throws -> Tensor? { nil }
 }
 
 /// What the forward should keep besides the logits.
@@ -174,6 +179,10 @@ func hookedAttention(_ qkv: Tensor, heads: Int, bias: Tensor?, mask: Tensor?, _ 
         let (attn, context) = try Tensor.attention(qkv: qkv, heads: heads, scale: scale, bias: bias, mask: mask)
         if capture.contains(.attention) { out?.attention.append(attn) }
         if capture.contains(.attentionOutput) { out?.attentionOutput.append(try context.reshape([b, n, heads, hd]).permute([0, 2, 1, 3])) }
+        return context
+    }
+    if capture.isDisjoint(with: [.attention, .attentionOutput]),
+       let context = try hooks.integerAttention(pre, qkv: qkv, heads: heads, scale: scale, bias: bias, mask: mask) {
         return context
     }
     let parts = try qkv.splitHeads(parts: 3, heads: heads)                                           // 3 × (B, H, N, hd)

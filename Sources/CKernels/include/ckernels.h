@@ -110,5 +110,22 @@ int ck_int8_linear(int m, int n, int k, const uint8_t *u, int32_t za, const int8
                    const int32_t *offset_minus_zw, const float *out_scale, const float *bias, float *y,
                    const uint8_t *clamped, float e_low, float e_high, const float *wt);
 
-#endif
+// ---- Integer execution of quantized attention (attention_int8.c) ----
+/// The calibrated quantizers of one attention: uniform Q, K, V (x_q = clamp(round(x/s) + z, 0,
+/// qmax), z integer, one bit-width; K and V stored as x_q − o, o = 2^(b−1)) and the log√2
+/// quantizer of the probabilities (pbits, Δ, the mantissa thresholds t1/t3, its level table).
+typedef struct {
+  float sq, zq, sk, zk, sv, zv, qmax, o;
+  int pbits;
+  float delta;
+  uint32_t t1, t3;
+  const float *table;  // 2^pbits + 1 values: 2^(−⌈l/2⌉)·(1 + (√2 − 1)·(l mod 2)), then 0 (the zero level)
+  float sqrt2;         // Float(√2), as the table has it
+} ck_int8_attention_quant;
+/// Items it = b·H + h in [lo, hi) of qkv (B, N, 3·H·hd) → ctx (B, N, H·hd), heads merged:
+/// ctx = log√2(softmax(scale·Q̂·K̂ᵀ + bias[h] + mask[b mod nW]))·V̂ with Q̂·K̂ᵀ in u8·s8 → s32
+/// integers, and P̂·V̂ too when pbits ≤ 4. Returns 0, or < 0 when oneDNN fails or memory runs out.
+int ck_int8_attention_forward(const float *qkv, const float *bias, const float *mask, long nw, float *ctx, long n,
+                              long heads, long hd, float scale, const ck_int8_attention_quant *qz, long lo, long hi);
 
+#endif
