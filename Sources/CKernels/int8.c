@@ -1,6 +1,7 @@
 // Integer execution of a quantized linear layer (docs/quantization.md, "Integer execution"):
 // activations to u8 levels, an s8 weight matrix, u8·s8 → s32 products through oneDNN, and the
 // dequantization epilogue. Single-threaded: callers split the rows across the pool.
+// Each panel quantizes its own rows of the input.
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,20 +30,35 @@ void ck_quantize_u8(const float *x, int64_t n, float scale, float zero, float qm
   }
 }
 
-int ck_int8_linear(int m, int n, int k, const uint8_t *u, int32_t za, const int8_t *t, const int32_t *tsum,
-                   const int32_t *offset_minus_zw, const float *out_scale, const float *bias, float *y,
-                   const uint8_t *clamped, float e_low, float e_high, const float *wt) {
-  int32_t *acc = malloc((size_t)m * (size_t)n * sizeof(int32_t));
-  float *corr = clamped ? malloc((size_t)n * sizeof(float)) : NULL;
-  if (!acc || (clamped && !corr)) { free(acc); free(corr); return -1; }
+// Per-thread scratch buffers that grow and are kept: the integer kernels run once per layer and
+// panel, and fresh large mallocs there are fresh pages (mmap, page faults, zeroing) every time.
+static __thread struct { void *p; size_t cap; } scratch_slots[CK_SCRATCH_SLOTS];
+
+void *ck_scratch(int slot, size_t bytes) {
+  if (scratch_slots[slot].cap < bytes) {
+    free(scratch_slots[slot].p);
+    scratch_slots[slot].p = malloc(bytes);
+    scratch_slots[slot].cap = scratch_slots[slot].p ? bytes : 0;
+  }
+  return scratch_slots[slot].p;
+}
+
+int ck_int8_linear(int m, int n, int k, const float *x, float sa, float zero, float umax, int fractional,
+                   const int8_t *t, const int32_t *tsum, const int32_t *offset_minus_zw, const float *out_scale,
+                   const float *bias, float *y, float e_low, float e_high, const float *wt, const float *residual,
+                   int gelu) {
+  uint8_t *u = ck_scratch(0, (size_t)m * (size_t)k);
+  uint8_t *clamped = fractional ? ck_scratch(1, (size_t)m * (size_t)k) : NULL;
+  int32_t *acc = ck_scratch(2, (size_t)m * (size_t)n * sizeof(int32_t));
+  float *corr = fractional ? ck_scratch(3, (size_t)n * sizeof(float)) : NULL;
+  if (!u || !acc || (fractional && (!clamped || !corr))) return -1;
+  if (fractional) ck_quantize_u8_clamps(x, (int64_t)m * k, sa, zero, umax, u, clamped);
+  else ck_quantize_u8(x, (int64_t)m * k, sa, zero, umax, u);
+  const int32_t za = (int32_t)zero;
   const int32_t co = 0;
   omp_set_num_threads(1);
   // acc = u · tᵀ, (m, k) × (n, k)ᵀ, row-major (oneDNN's gemm API is row-major).
-  if (dnnl_gemm_u8s8s32('N', 'T', 'F', m, n, k, 1.0f, u, k, 0, t, k, 0, 0.0f, acc, n, &co) != dnnl_success) {
-    free(acc);
-    free(corr);
-    return -2;
-  }
+  if (dnnl_gemm_u8s8s32('N', 'T', 'F', m, n, k, 1.0f, u, k, 0, t, k, 0, 0.0f, acc, n, &co) != dnnl_success) return -2;
   for (int i = 0; i < m; i++) {
     // Σ_k (u − za)(q − zw) = u·t − za·Σt + (o − zw)·(Σu − k·za), with t = q − o.
     // In s32 so that the loop vectorizes: |terms| ≤ k·255·255, under 2^31 for k < 33 000.
@@ -52,10 +68,11 @@ int ck_int8_linear(int m, int n, int k, const uint8_t *u, int32_t za, const int8
     const int32_t ushift = usum - k * za;
     const int32_t *ar = acc + (size_t)i * n;
     float *yr = y + (size_t)i * n;
+    const float *rr = residual ? residual + (size_t)i * n : NULL;
+    int any = 0;
     if (clamped) {
       // A fractional input zero point: clamped elements sit e_low / e_high off the integer grid;
       // add e·(q − zw)[:, k] for each (rows have few of them).
-      int any = 0;
       const uint8_t *cr = clamped + (size_t)i * k;
       for (int kk = 0; kk < k; kk++) {
         if (!cr[kk]) continue;
@@ -64,19 +81,17 @@ int ck_int8_linear(int m, int n, int k, const uint8_t *u, int32_t za, const int8
         const float *w = wt + (size_t)kk * n;
         for (int j = 0; j < n; j++) corr[j] += e * w[j];
       }
-      if (any) {
-        for (int j = 0; j < n; j++)
-          yr[j] = out_scale[j] * ((float)(ar[j] - za * tsum[j] + offset_minus_zw[j] * ushift) + corr[j]) + (bias ? bias[j] : 0.0f);
-        continue;
-      }
     }
-    if (bias) {
-      for (int j = 0; j < n; j++) yr[j] = out_scale[j] * (float)(ar[j] - za * tsum[j] + offset_minus_zw[j] * ushift) + bias[j];
-    } else {
-      for (int j = 0; j < n; j++) yr[j] = out_scale[j] * (float)(ar[j] - za * tsum[j] + offset_minus_zw[j] * ushift);
-    }
+    // y = (residual + b) + Δ·Σ, the float path's order (its GEMM accumulates onto r + b). The
+    // loops are split by hand: a condition inside makes the compiler use masked loads, which
+    // are slow on AMD cores.
+    for (int j = 0; j < n; j++) yr[j] = (float)(ar[j] - za * tsum[j] + offset_minus_zw[j] * ushift);
+    if (any) for (int j = 0; j < n; j++) yr[j] += corr[j];
+    if (rr && bias) for (int j = 0; j < n; j++) yr[j] = (rr[j] + bias[j]) + out_scale[j] * yr[j];
+    else if (rr) for (int j = 0; j < n; j++) yr[j] = rr[j] + out_scale[j] * yr[j];
+    else if (bias) for (int j = 0; j < n; j++) yr[j] = bias[j] + out_scale[j] * yr[j];
+    else for (int j = 0; j < n; j++) yr[j] = out_scale[j] * yr[j];
+    if (gelu) ck_gelu(yr, yr, n);
   }
-  free(acc);
-  free(corr);
   return 0;
 }

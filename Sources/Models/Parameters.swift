@@ -89,8 +89,9 @@ public protocol ForwardHooks: AnyObject {
     /// An operand of an attention matmul at `site` (q, k, v or attn probabilities).
     func operand(_ site: String, _ x: Tensor) throws -> Tensor
     /// The whole linear layer `layer` computed by the hooks (a quantized model's integer path),
-    /// or nil for the usual input → weight → product. - x: (…, K), weight: (N, K) → (…, N)
-    func integerLinear(_ layer: String, _ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor?
+    /// or nil for the usual input → weight → product: residual + x·Wᵀ + b, or GELU(x·Wᵀ + b).
+    /// - x: (…, K), weight: (N, K), bias: (N) or nil, residual: (…, N) or nil → (…, N)
+    func integerLinear(_ layer: String, _ x: Tensor, weight: Tensor, bias: Tensor?, residual: Tensor?, gelu: Bool) throws -> Tensor?
     /// The whole attention of the block at `pre` computed by the hooks from the qkv projection's
     /// output (a quantized model's integer path), or nil for the operand-by-operand path.
     /// - qkv: (B, N, 3·H·hd), bias: (H, N, N) or nil, mask: (nW, N, N) or nil → (B, N, H·hd)
@@ -98,7 +99,7 @@ public protocol ForwardHooks: AnyObject {
 }
 
 extension ForwardHooks {
-    public func integerLinear(_ layer: String, _ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor? { nil }
+    public func integerLinear(_ layer: String, _ x: Tensor, weight: Tensor, bias: Tensor?, residual: Tensor?, gelu: Bool) throws -> Tensor? { nil }
     public func integerAttention(_ pre: String, qkv: Tensor, heads: Int, scale: Float, bias: Tensor?, mask: Tensor?) throws -> Tensor? { nil }
 }
 
@@ -151,7 +152,7 @@ func hookedLinear(_ x: Tensor, _ p: Parameters, _ name: String, _ hooks: Forward
                   residual: Tensor? = nil) throws -> Tensor {
     let w = p[name + ".weight"], b = bias ? p.get(name + ".bias") : nil
     guard let hooks else { return try x.linear(weight: w, bias: b, residual: residual) }
-    if let y = try hooks.integerLinear(name, x, weight: w, bias: b) { return try residual.map { try y + $0 } ?? y }
+    if let y = try hooks.integerLinear(name, x, weight: w, bias: b, residual: residual, gelu: false) { return y }
     return try hooks.input(name, x).linear(weight: hooks.weight(name, w), bias: b, residual: residual)
 }
 
@@ -161,7 +162,7 @@ func hookedLinearGELU(_ x: Tensor, _ p: Parameters, _ name: String, _ hooks: For
     guard let b = p.get(name + ".bias") else { return try hookedLinear(x, p, name, hooks, bias: false).gelu() }
     let w = p[name + ".weight"]
     guard let hooks else { return try x.linearGELU(weight: w, bias: b) }
-    if let y = try hooks.integerLinear(name, x, weight: w, bias: b) { return try y.gelu() }
+    if let y = try hooks.integerLinear(name, x, weight: w, bias: b, residual: nil, gelu: true) { return y }
     return try hooks.input(name, x).linearGELU(weight: hooks.weight(name, w), bias: b)
 }
 

@@ -62,8 +62,9 @@ extension QuantHooks {
     /// u = clamp(round(x/Δ) + ⌊z̃⌋, 0, 2^b − 2), and a clamped element, whose fake-quant value lies
     /// off that grid by −frac(z̃) (below) or 1 − frac(z̃) (above), adds that offset times its
     /// weight column in the epilogue.
-    /// - x: (…, K), weight: (N, K), bias: (N) → (…, N)
-    public func integerLinear(_ layer: String, _ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor? {
+    /// The residual add and the GELU happen in the product's epilogue.
+    /// - x: (…, K), weight: (N, K), bias: (N), residual: (…, N) or nil → (…, N)
+    public func integerLinear(_ layer: String, _ x: Tensor, weight: Tensor, bias: Tensor?, residual: Tensor?, gelu: Bool) throws -> Tensor? {
         guard execution == .int8, mode == .quantize, quantizeWeights, quantizeActivations, !measuring,
               !(GradMode.enabled && (x.requiresGrad || weight.requiresGrad)),
               let qa = quantizers[layer + ".input"] as? UniformQuantizer, qa.isCalibrated, qa.granularity == .tensor,
@@ -71,36 +72,29 @@ extension QuantHooks {
               !floatSites.contains(layer + ".input"), !floatSites.contains(layer + ".weight"),
               let iw = integerWeights(layer, weight, qw), x.shape.last == iw.k, iw.k < 33_000 else { return nil }  // s32 epilogue bound (int8.c)
         let k = iw.k, n = iw.n, m = x.count / Swift.max(1, k)
-        let xin = x
         let sa = qa.scales[0], z = qa.zeroPoints[0]
         let fractional = z.rounded(.down) != z
         let za = z.rounded(.down), frac = z - za
-        var u = [UInt8](repeating: 0, count: m * k)
-        var clamped = [UInt8](repeating: 0, count: fractional ? m * k : 0)
-        u.withUnsafeMutableBufferPointer { ub in
-            if fractional {
-                clamped.withUnsafeMutableBufferPointer { ck_quantize_u8_clamps(xin.ptr, Int64(m * k), sa, za, qa.qmax - 1, ub.baseAddress, $0.baseAddress) }
-            } else {
-                ck_quantize_u8(xin.ptr, Int64(m * k), sa, za, qa.qmax, ub.baseAddress)
-            }
-        }
         let outScale = iw.scales.map { $0 * sa }
-        let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [n])
+        let outShape = Array(x.shape.dropLast()) + [n]
+        if let residual, residual.shape != outShape { return nil }
+        let y = Tensor(uninitialized: outShape)
+        let rp = residual?.ptr
         let b = bias
         var failed: Int32 = 0
         let yp = y.ptr
-        u.withUnsafeBufferPointer { ub in clamped.withUnsafeBufferPointer { cb in
-            iw.levels.withUnsafeBufferPointer { tb in
-                // Rows in panels across the pool; each panel one single-threaded oneDNN call.
-                let grain = Swift.max(16, 65536 / Swift.max(1, n))
-                Parallel.forRange(m, grain: grain) { rows in
-                    let rc = ck_int8_linear(Int32(rows.count), Int32(n), Int32(k), ub.baseAddress! + rows.lowerBound * k, Int32(za),
-                                            tb.baseAddress, iw.levelSums, iw.offsetMinusZero, outScale, b?.ptr, yp + rows.lowerBound * n,
-                                            fractional ? cb.baseAddress! + rows.lowerBound * k : nil, -frac, 1 - frac, iw.transposed)
-                    if rc != 0 { failed = rc }
-                }
+        let xp = x.ptr, umax = fractional ? qa.qmax - 1 : qa.qmax
+        iw.levels.withUnsafeBufferPointer { tb in
+            // Rows in panels across the pool; each panel quantizes its rows and makes one
+            // single-threaded oneDNN call.
+            let grain = Swift.max(16, 65536 / Swift.max(1, n))
+            Parallel.forRange(m, grain: grain) { rows in
+                let rc = ck_int8_linear(Int32(rows.count), Int32(n), Int32(k), xp + rows.lowerBound * k, sa, za, umax, fractional ? 1 : 0,
+                                        tb.baseAddress, iw.levelSums, iw.offsetMinusZero, outScale, b?.ptr, yp + rows.lowerBound * n,
+                                        -frac, 1 - frac, iw.transposed, rp.map { $0 + rows.lowerBound * n }, gelu ? 1 : 0)
+                if rc != 0 { failed = rc }
             }
-        } }
+        }
         guard failed == 0 else { throw QuantError.argument("integer linear '\(layer)': oneDNN's u8·s8 product failed (\(failed))") }
         return y
     }

@@ -19,7 +19,7 @@ import Models
         hooks.mode = .quantize
         let fake = try noGrad { try hooks.input("l", x).linear(weight: hooks.weight("l", w), bias: bias) }
         hooks.execution = .int8
-        let int8 = try #require(try noGrad { try hooks.integerLinear("l", x, weight: w, bias: bias) }, "the layer takes the integer path")
+        let int8 = try #require(try noGrad { try hooks.integerLinear("l", x, weight: w, bias: bias, residual: nil, gelu: false) }, "the layer takes the integer path")
         let qw = try #require(hooks.quantizers["l.weight"] as? UniformQuantizer)
         // One output step: one input level times the largest weight row's absolute sum of levels.
         return (fake, int8, qa.scales[0] * (qw.scales.max() ?? 0) * Float(k))

@@ -101,14 +101,22 @@ void ck_attention_backward_probs(const float *qkv, const float *probs, const flo
 void ck_quantize_u8(const float *x, int64_t n, float scale, float zero, float qmax, uint8_t *out);
 /// As ck_quantize_u8 with the clamp at umax, marking clamped elements (1 below 0, 2 above umax).
 void ck_quantize_u8_clamps(const float *x, int64_t n, float scale, float zero, float umax, uint8_t *out, uint8_t *clamped);
-/// y (m, n) = out_scale[j] · (Σ_k (u[i,k] − za)(t[j,k] + o[j] − zw[j]) + c[i,j]) + bias[j], where the
-/// stored weight levels are t = q − o (s8), tsum[j] = Σ_k t[j,k], offset_minus_zw[j] = o[j] − zw[j].
-/// c (a fractional input zero point; NULL clamped: none) = Σ_k e[i,k]·wt[k,j] with e = e_low or
-/// e_high where clamped[i,k] is 1 or 2, wt (k, n) = q − zw as float.
-/// u: (m, k) u8, t: (n, k) s8. Returns 0, or < 0 when oneDNN fails or memory runs out.
-int ck_int8_linear(int m, int n, int k, const uint8_t *u, int32_t za, const int8_t *t, const int32_t *tsum,
-                   const int32_t *offset_minus_zw, const float *out_scale, const float *bias, float *y,
-                   const uint8_t *clamped, float e_low, float e_high, const float *wt);
+/// Scratch buffer `slot` (0 ≤ slot < CK_SCRATCH_SLOTS) of the calling thread, at least `bytes`
+/// long, kept and reused by later calls (NULL when memory runs out). Slots 0–3: ck_int8_linear;
+/// 4–15: ck_int8_attention_forward.
+#define CK_SCRATCH_SLOTS 16
+void *ck_scratch(int slot, size_t bytes);
+/// y (m, n) = out_scale[j] · (Σ_k (u[i,k] − za)(t[j,k] + o[j] − zw[j]) + c[i,j]) + bias[j], where
+/// u = the levels of the input x (m, k) (ck_quantize_u8 at scale sa, integer zero za = zero, clamped at
+/// umax; ck_quantize_u8_clamps when `fractional`), the stored weight levels are t = q − o (s8),
+/// tsum[j] = Σ_k t[j,k], offset_minus_zw[j] = o[j] − zw[j]. c (a fractional input zero point
+/// only) = Σ_k e[i,k]·wt[k,j] with e = e_low or e_high where u was clamped below or above, wt
+/// (k, n) = q − zw as float. Then y += residual (m, n) when residual is not NULL, y = GELU(y) when
+/// gelu is set. t: (n, k) s8. Returns 0, or < 0 when oneDNN fails or memory runs out.
+int ck_int8_linear(int m, int n, int k, const float *x, float sa, float zero, float umax, int fractional,
+                   const int8_t *t, const int32_t *tsum, const int32_t *offset_minus_zw, const float *out_scale,
+                   const float *bias, float *y, float e_low, float e_high, const float *wt, const float *residual,
+                   int gelu);
 
 // ---- Integer execution of quantized attention (attention_int8.c) ----
 /// The calibrated quantizers of one attention: uniform Q, K, V (x_q = clamp(round(x/s) + z, 0,
