@@ -165,12 +165,12 @@ int ck_int8_attention_forward(const float *qkv, const float *bias, const float *
   const int nl = 1 << qz->pbits, shifts = qz->pbits <= 4;
   // Scratch: Q levels (N, hd) u8, K and V levels − o (N, hd) s8, their row sums, scores (N, N)
   // s32 and float, the probabilities' even and odd shift matrices (N, N) u8, P·V (N, hd) s32 × 2.
-  uint8_t *qu = ck_scratch(4, (size_t)(n * hd));
-  int8_t *kt = ck_scratch(5, (size_t)(n * hd)), *vt = ck_scratch(6, (size_t)(n * hd));
-  int32_t *qsum = ck_scratch(7, (size_t)n * 4), *ksum = ck_scratch(8, (size_t)n * 4), *vsum = ck_scratch(9, (size_t)n * 4);
-  int32_t *acc = ck_scratch(10, (size_t)(nn > 2 * n ? nn : 2 * n) * 4), *pv = ck_scratch(11, (size_t)(2 * n * hd) * 4);
-  float *p = ck_scratch(12, (size_t)nn * 4), *vf = shifts ? NULL : ck_scratch(13, (size_t)(n * hd) * 4);
-  uint8_t *even = shifts ? ck_scratch(14, (size_t)nn) : NULL, *odd = shifts ? ck_scratch(15, (size_t)nn) : NULL;
+  uint8_t *qu = ck_scratch(5, (size_t)(n * hd));
+  int8_t *kt = ck_scratch(6, (size_t)(n * hd)), *vt = ck_scratch(7, (size_t)(n * hd));
+  int32_t *qsum = ck_scratch(8, (size_t)n * 4), *ksum = ck_scratch(9, (size_t)n * 4), *vsum = ck_scratch(10, (size_t)n * 4);
+  int32_t *acc = ck_scratch(11, (size_t)(nn > 2 * n ? nn : 2 * n) * 4), *pv = ck_scratch(12, (size_t)(2 * n * hd) * 4);
+  float *p = ck_scratch(13, (size_t)nn * 4), *vf = shifts ? NULL : ck_scratch(14, (size_t)(n * hd) * 4);
+  uint8_t *even = shifts ? ck_scratch(15, (size_t)nn) : NULL, *odd = shifts ? ck_scratch(16, (size_t)nn) : NULL;
   int rc = 0;
   if (!qu || !kt || !vt || !qsum || !ksum || !vsum || !acc || !pv || !p || (shifts ? !even || !odd : !vf)) return -1;
   omp_set_num_threads(1);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <oneapi/dnnl/dnnl.h>
 #include "ckernels.h"
 
@@ -51,10 +52,12 @@ int ck_int8_linear(int m, int n, int k, const float *x, float sa, float zero, fl
   uint8_t *clamped = fractional ? ck_scratch(1, (size_t)m * (size_t)k) : NULL;
   int32_t *acc = ck_scratch(2, (size_t)m * (size_t)n * sizeof(int32_t));
   float *corr = fractional ? ck_scratch(3, (size_t)n * sizeof(float)) : NULL;
-  if (!u || !acc || (fractional && (!clamped || !corr))) return -1;
+  int32_t *zt = ck_scratch(4, (size_t)n * sizeof(int32_t));
+  if (!u || !acc || !zt || (fractional && (!clamped || !corr))) return -1;
   if (fractional) ck_quantize_u8_clamps(x, (int64_t)m * k, sa, zero, umax, u, clamped);
   else ck_quantize_u8(x, (int64_t)m * k, sa, zero, umax, u);
   const int32_t za = (int32_t)zero;
+  for (int j = 0; j < n; j++) zt[j] = za * tsum[j];
   const int32_t co = 0;
   omp_set_num_threads(1);
   // acc = u · tᵀ, (m, k) × (n, k)ᵀ, row-major (oneDNN's gemm API is row-major).
@@ -75,7 +78,12 @@ int ck_int8_linear(int m, int n, int k, const float *x, float sa, float zero, fl
       // add e·(q − zw)[:, k] for each (rows have few of them).
       const uint8_t *cr = clamped + (size_t)i * k;
       for (int kk = 0; kk < k; kk++) {
-        if (!cr[kk]) continue;
+        if (!cr[kk]) {
+          // Skip clean stretches eight flags at a time.
+          uint64_t eight;
+          while (kk + 8 <= k && (memcpy(&eight, cr + kk, 8), eight == 0)) kk += 8;
+          if (kk >= k || !cr[kk]) continue;
+        }
         if (!any) { for (int j = 0; j < n; j++) corr[j] = 0; any = 1; }
         const float e = cr[kk] == 1 ? e_low : e_high;
         const float *w = wt + (size_t)kk * n;
@@ -85,7 +93,7 @@ int ck_int8_linear(int m, int n, int k, const float *x, float sa, float zero, fl
     // y = (residual + b) + Δ·Σ, the float path's order (its GEMM accumulates onto r + b). The
     // loops are split by hand: a condition inside makes the compiler use masked loads, which
     // are slow on AMD cores.
-    for (int j = 0; j < n; j++) yr[j] = (float)(ar[j] - za * tsum[j] + offset_minus_zw[j] * ushift);
+    for (int j = 0; j < n; j++) yr[j] = (float)(ar[j] - zt[j] + offset_minus_zw[j] * ushift);
     if (any) for (int j = 0; j < n; j++) yr[j] += corr[j];
     if (rr && bias) for (int j = 0; j < n; j++) yr[j] = (rr[j] + bias[j]) + out_scale[j] * yr[j];
     else if (rr) for (int j = 0; j < n; j++) yr[j] = rr[j] + out_scale[j] * yr[j];

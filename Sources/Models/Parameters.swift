@@ -96,11 +96,34 @@ public protocol ForwardHooks: AnyObject {
     /// output (a quantized model's integer path), or nil for the operand-by-operand path.
     /// - qkv: (B, N, 3·H·hd), bias: (H, N, N) or nil, mask: (nW, N, N) or nil → (B, N, H·hd)
     func integerAttention(_ pre: String, qkv: Tensor, heads: Int, scale: Float, bias: Tensor?, mask: Tensor?) throws -> Tensor?
+    /// Whether the hooks may compute layers in integers (then the patch embedding offers its
+    /// patches as rows to `integerLinear`).
+    var executesIntegers: Bool { get }
 }
 
 extension ForwardHooks {
     public func integerLinear(_ layer: String, _ x: Tensor, weight: Tensor, bias: Tensor?, residual: Tensor?, gelu: Bool) throws -> Tensor? { nil }
     public func integerAttention(_ pre: String, qkv: Tensor, heads: Int, scale: Float, bias: Tensor?, mask: Tensor?) throws -> Tensor? { nil }
+    public var executesIntegers: Bool { false }
+}
+
+/// The patch embedding `patch_embed.proj` through optional hooks: a linear layer on the image's
+/// patches (`integerLinear`) when the hooks take it in integers, else the quantized image and
+/// kernel through `patchEmbed`. - x: (B, C, H, W) → (B, (H/P)·(W/P), D)
+func hookedPatchEmbed(_ x: Tensor, _ params: Parameters, _ hooks: ForwardHooks?) throws -> Tensor {
+    let name = "patch_embed.proj"
+    var w = params[name + ".weight"], xin = x
+    let bias = params.get(name + ".bias")
+    guard let hooks else { return try x.patchEmbed(weight: w, bias: bias) }
+    if hooks.executesIntegers, w.rank == 4 {
+        let (d, p) = (w.shape[0], w.shape[2])
+        let cols = try x.patchColumns(patch: p)                                                      // (B·N, C·P·P)
+        if let y = try hooks.integerLinear(name, cols, weight: w.reshape([d, cols.shape[1]]), bias: bias, residual: nil, gelu: false) {
+            return try y.reshape([x.shape[0], cols.shape[0] / x.shape[0], d])
+        }
+    }
+    xin = try hooks.input(name, x); w = try hooks.weight(name, w)
+    return try xin.patchEmbed(weight: w, bias: bias)
 }
 
 /// What the forward should keep besides the logits.

@@ -133,9 +133,7 @@ public final class SwinTransformer: VisionModel {
         guard x.rank == 4, x.shape[1] == c.inChans, x.shape[2] == c.imgSize[0], x.shape[3] == c.imgSize[1] else {
             throw ModelError.input("expected images (B, \(c.inChans), \(c.imgSize[0]), \(c.imgSize[1])), got \(shapeString(x.shape))")
         }
-        var w = params["patch_embed.proj.weight"], xin = x
-        if let hooks { xin = try hooks.input("patch_embed.proj", x); w = try hooks.weight("patch_embed.proj", w) }
-        let t = try xin.patchEmbed(weight: w, bias: params["patch_embed.proj.bias"])
+        let t = try hookedPatchEmbed(x, params, hooks)
             .layerNorm(weight: params["patch_embed.norm.weight"], bias: params["patch_embed.norm.bias"], eps: c.eps)
         return try t.reshape([x.shape[0], c.imgSize[0] / c.patchSize, c.imgSize[1] / c.patchSize, c.embedDim])
     }

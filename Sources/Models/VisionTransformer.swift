@@ -54,9 +54,7 @@ public final class VisionTransformer: VisionModel {
             throw ModelError.input("expected images (B, \(c.inChans), \(c.imgSize[0]), \(c.imgSize[1])), got \(shapeString(x.shape))")
         }
         let b = x.shape[0]
-        var w = params["patch_embed.proj.weight"], xin = x
-        if let hooks { xin = try hooks.input("patch_embed.proj", x); w = try hooks.weight("patch_embed.proj", w) }
-        let patches = try xin.patchEmbed(weight: w, bias: params["patch_embed.proj.bias"])     // (B, N, D)
+        let patches = try hookedPatchEmbed(x, params, hooks)                                     // (B, N, D)
         let cls = try params["cls_token"] + Tensor.zeros([b, 1, c.embedDim])                    // (B, 1, D)
         guard c.distilled else { return try Tensor.concat([cls, patches], axis: 1) + params["pos_embed"] }
         let dist = try params["dist_token"] + Tensor.zeros([b, 1, c.embedDim])                  // (B, 1, D)

@@ -4,6 +4,8 @@ import Models
 import Tensor
 
 extension QuantHooks {
+    public var executesIntegers: Bool { execution == .int8 && mode == .quantize }
+
     /// The integer form of the attention at `pre` (`ck_int8_attention_forward`), or nil to take the
     /// operand-by-operand fake-quant path: Q, K and V need uniform per-tensor quantizers with
     /// levels 0…2^b − 1 (b ≤ 8) and integer zero points, the probabilities a log√2 quantizer, and

@@ -238,6 +238,28 @@ extension Tensor {
         }
     }
 
+    /// The patches of an image as rows (im2col for a convolution with stride = kernel = `patch`):
+    /// row (b, gy, gx) holds the patch's pixels in (c, py, px) order, the order of a flattened
+    /// (D, C, P, P) kernel. No gradient is recorded. - self: (B, C, H, W) → (B·(H/P)·(W/P), C·P·P)
+    public func patchColumns(patch p: Int) throws -> Tensor {
+        guard rank == 4, p > 0, shape[2] % p == 0, shape[3] % p == 0 else {
+            throw TensorError.shape(op: "patch_columns", message: "image \(shapeString(shape)) is not (B, C, H, W) divisible by patch \(p)")
+        }
+        let (b, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let gh = h / p, gw = w / p, n = gh * gw, kdim = c * p * p
+        let cols = Tensor(uninitialized: [b * n, kdim])
+        let x = ptr, cp = cols.ptr
+        Parallel.forEach(b) { bi in
+            for gy in 0..<gh { for gx in 0..<gw {
+                let row = cp + ((bi * n) + gy * gw + gx) * kdim
+                for ci in 0..<c { for py in 0..<p {
+                    (row + (ci * p + py) * p).update(from: x + ((bi * c + ci) * h + gy * p + py) * w + gx * p, count: p)
+                } }
+            } }
+        }
+        return cols
+    }
+
     /// Patch embedding, a convolution with stride = kernel = `patch` (timm's `PatchEmbed`),
     /// flattened to tokens in row-major grid order.
     /// - self: (B, C, H, W), weight: (D, C, P, P), bias: (D) → (B, (H/P)·(W/P), D)
@@ -251,17 +273,7 @@ extension Tensor {
             throw TensorError.shape(op: "patch_embed", message: "image \(h)×\(w) is not divisible by patch \(p)")
         }
         let gh = h / p, gw = w / p, n = gh * gw, kdim = c * p * p
-        // im2col: cols[(b, gy, gx), (c, py, px)]
-        let cols = Tensor(uninitialized: [b * n, kdim])
-        let x = ptr, cp = cols.ptr
-        Parallel.forEach(b) { bi in
-            for gy in 0..<gh { for gx in 0..<gw {
-                let row = cp + ((bi * n) + gy * gw + gx) * kdim
-                for ci in 0..<c { for py in 0..<p {
-                    (row + (ci * p + py) * p).update(from: x + ((bi * c + ci) * h + gy * p + py) * w + gx * p, count: p)
-                } }
-            } }
-        }
+        let cols = try patchColumns(patch: p)
         let cols2im: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void = { src, dst in
             Parallel.forEach(b) { bi in
                 for gy in 0..<gh { for gx in 0..<gw {
