@@ -44,10 +44,10 @@ void *ck_scratch(int slot, size_t bytes) {
   return scratch_slots[slot].p;
 }
 
-int ck_int8_linear(int m, int n, int k, const float *x, float sa, float zero, float umax, int fractional,
-                   const int8_t *t, const int32_t *tsum, const int32_t *offset_minus_zw, const float *out_scale,
-                   const float *bias, float *y, float e_low, float e_high, const float *wt, const float *residual,
-                   int gelu) {
+static int linear_block(int m, int n, int k, const float *x, float sa, float zero, float umax, int fractional,
+                        const int8_t *t, const int32_t *tsum, const int32_t *offset_minus_zw, const float *out_scale,
+                        const float *bias, float *y, float e_low, float e_high, const float *wt, const float *residual,
+                        int gelu) {
   uint8_t *u = ck_scratch(0, (size_t)m * (size_t)k);
   uint8_t *clamped = fractional ? ck_scratch(1, (size_t)m * (size_t)k) : NULL;
   int32_t *acc = ck_scratch(2, (size_t)m * (size_t)n * sizeof(int32_t));
@@ -100,6 +100,22 @@ int ck_int8_linear(int m, int n, int k, const float *x, float sa, float zero, fl
     else if (bias) for (int j = 0; j < n; j++) yr[j] = bias[j] + out_scale[j] * yr[j];
     else for (int j = 0; j < n; j++) yr[j] = out_scale[j] * yr[j];
     if (gelu) ck_gelu(yr, yr, n);
+  }
+  return 0;
+}
+
+int ck_int8_linear(int m, int n, int k, const float *x, float sa, float zero, float umax, int fractional,
+                   const int8_t *t, const int32_t *tsum, const int32_t *offset_minus_zw, const float *out_scale,
+                   const float *bias, float *y, float e_low, float e_high, const float *wt, const float *residual,
+                   int gelu) {
+  // Blocks of rows whose s32 products (rows × n) stay in a core's L2 until the epilogue reads
+  // them; each block's oneDNN call packs the weights again, so blocks are not made smaller.
+  const int block = n > 0 && 131072 / n > 32 ? 131072 / n : 32;
+  for (int r = 0; r < m; r += block) {
+    const int rows = m - r < block ? m - r : block;
+    const int rc = linear_block(rows, n, k, x + (size_t)r * k, sa, zero, umax, fractional, t, tsum, offset_minus_zw,
+                                out_scale, bias, y + (size_t)r * n, e_low, e_high, wt, residual ? residual + (size_t)r * n : NULL, gelu);
+    if (rc) return rc;
   }
   return 0;
 }

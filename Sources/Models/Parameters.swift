@@ -96,6 +96,9 @@ public protocol ForwardHooks: AnyObject {
     /// output (a quantized model's integer path), or nil for the operand-by-operand path.
     /// - qkv: (B, N, 3·H·hd), bias: (H, N, N) or nil, mask: (nW, N, N) or nil → (B, N, H·hd)
     func integerAttention(_ pre: String, qkv: Tensor, heads: Int, scale: Float, bias: Tensor?, mask: Tensor?) throws -> Tensor?
+    /// The MLP at `pre` (`mlp.fc1`, GELU, `mlp.fc2`) computed by the hooks in one pass whose hidden
+    /// activations never leave the cache, or nil. - y: (…, D), residual: (…, D) or nil → residual + MLP(y)
+    func integerMLP(_ pre: String, _ y: Tensor, fc1: Tensor, fc1Bias: Tensor?, fc2: Tensor, fc2Bias: Tensor?, residual: Tensor?) throws -> Tensor?
     /// Whether the hooks may compute layers in integers (then the patch embedding offers its
     /// patches as rows to `integerLinear`).
     var executesIntegers: Bool { get }
@@ -104,7 +107,19 @@ public protocol ForwardHooks: AnyObject {
 extension ForwardHooks {
     public func integerLinear(_ layer: String, _ x: Tensor, weight: Tensor, bias: Tensor?, residual: Tensor?, gelu: Bool) throws -> Tensor? { nil }
     public func integerAttention(_ pre: String, qkv: Tensor, heads: Int, scale: Float, bias: Tensor?, mask: Tensor?) throws -> Tensor? { nil }
+    public func integerMLP(_ pre: String, _ y: Tensor, fc1: Tensor, fc1Bias: Tensor?, fc2: Tensor, fc2Bias: Tensor?, residual: Tensor?) throws -> Tensor? { nil }
     public var executesIntegers: Bool { false }
+}
+
+/// A block's MLP through optional hooks: residual + fc2(GELU(fc1(x))), in integers in one pass
+/// when the hooks take it. - x: (…, D), residual: (…, D) or nil → (…, D)
+func hookedMLP(_ x: Tensor, _ p: Parameters, _ pre: String, _ hooks: ForwardHooks?, residual: Tensor?) throws -> Tensor {
+    if let hooks, hooks.executesIntegers,
+       let y = try hooks.integerMLP(pre, x, fc1: p[pre + "mlp.fc1.weight"], fc1Bias: p.get(pre + "mlp.fc1.bias"),
+                                    fc2: p[pre + "mlp.fc2.weight"], fc2Bias: p.get(pre + "mlp.fc2.bias"), residual: residual) {
+        return y
+    }
+    return try hookedLinear(hookedLinearGELU(x, p, pre + "mlp.fc1", hooks), p, pre + "mlp.fc2", hooks, residual: residual)
 }
 
 /// The patch embedding `patch_embed.proj` through optional hooks: a linear layer on the image's

@@ -164,7 +164,7 @@ public final class SwinTransformer: VisionModel {
         let x1 = try hookedLinear(merged, p, pre + "attn.proj", hooks)                              // window reverse, roll back,
             .permuteRows(order.inverse, inverse: order.perm, to: [b, h, w, c], residual: x)          // + x: (B, H, W, C)
         let y2 = try x1.layerNorm(weight: p[pre + "norm2.weight"], bias: p[pre + "norm2.bias"], eps: config.eps)
-        return try hookedLinear(hookedLinearGELU(y2, p, pre + "mlp.fc1", hooks), p, pre + "mlp.fc2", hooks, residual: x1)  // x1 + fc2(·)
+        return try hookedMLP(y2, p, pre, hooks, residual: x1)                                       // x1 + fc2(GELU(fc1(·)))
     }
 
     /// Block `index` alone; the first block of stages 2+ includes the patch merging before it.

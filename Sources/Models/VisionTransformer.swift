@@ -69,8 +69,7 @@ public final class VisionTransformer: VisionModel {
         let merged = try hookedAttention(qkv, heads: c.numHeads, bias: nil, mask: nil, pre, hooks, out: &out, capture: capture)  // (B, N, D)
         let x1 = try hookedLinear(merged, p, pre + "attn.proj", hooks, residual: x)               // x + proj(·)
         let y2 = try x1.layerNorm(weight: p[pre + "norm2.weight"], bias: p[pre + "norm2.bias"], eps: c.eps)
-        let hid = try hookedLinearGELU(y2, p, pre + "mlp.fc1", hooks)                            // GELU(fc1(·))
-        return try hookedLinear(hid, p, pre + "mlp.fc2", hooks, residual: x1)                    // x1 + fc2(·)
+        return try hookedMLP(y2, p, pre, hooks, residual: x1)                                    // x1 + fc2(GELU(fc1(·)))
     }
 
     public func forwardBlock(_ index: Int, _ x: Tensor, hooks: ForwardHooks?) throws -> Tensor {

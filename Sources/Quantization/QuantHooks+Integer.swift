@@ -53,49 +53,74 @@ final class IntegerWeights: @unchecked Sendable {
     }
 }
 
+/// One linear layer ready to run in integers: its input quantizer's levels and its integer
+/// weights (`ck_int8_linear`).
+struct IntegerLinearPlan {
+    let layer: String
+    let weights: IntegerWeights
+    let bias: Tensor?
+    /// Input Δ, the integer part of its zero point, the clamp level, and frac(z) when fractional.
+    let inputScale: Float, zero: Float, umax: Float, fraction: Float?
+    /// Δx·Δw per output column.
+    let outScale: [Float]
+    var k: Int { weights.k }
+    var n: Int { weights.n }
+
+    /// y[rows] = (residual[rows] + b) + x[rows]·Wᵀ, or GELU(x[rows]·Wᵀ + b), one single-threaded
+    /// call. - x: (rows, K), y and residual: (rows, N), row-major
+    func run(rows: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, gelu: Bool) throws {
+        let rc = weights.levels.withUnsafeBufferPointer { tb in
+            ck_int8_linear(Int32(rows), Int32(n), Int32(k), x, inputScale, zero, umax, fraction == nil ? 0 : 1,
+                           tb.baseAddress, weights.levelSums, weights.offsetMinusZero, outScale, bias?.ptr, y,
+                           -(fraction ?? 0), 1 - (fraction ?? 0), weights.transposed, residual, gelu ? 1 : 0)
+        }
+        guard rc == 0 else { throw QuantError.argument("integer linear '\(layer)': oneDNN's u8·s8 product failed (\(rc))") }
+    }
+}
+
 extension QuantHooks {
-    /// The integer form of linear layer `layer`, or nil to take the fake-quant path: the input
+    /// The integer plan of linear layer `layer`, or nil to take the fake-quant path: the input
     /// quantizer must be per-tensor with levels 0…2^b − 1 (b ≤ 8), the weight quantizer uniform per
     /// row or per tensor with integer zero points (b ≤ 8), and no gradient may be wanted.
     ///
     /// A fractional input zero point (RepQ's folded z̃) is exact too: the levels are
     /// u = clamp(round(x/Δ) + ⌊z̃⌋, 0, 2^b − 2), and a clamped element, whose fake-quant value lies
     /// off that grid by −frac(z̃) (below) or 1 − frac(z̃) (above), adds that offset times its
-    /// weight column in the epilogue.
-    /// The residual add and the GELU happen in the product's epilogue.
-    /// - x: (…, K), weight: (N, K), bias: (N), residual: (…, N) or nil → (…, N)
-    public func integerLinear(_ layer: String, _ x: Tensor, weight: Tensor, bias: Tensor?, residual: Tensor?, gelu: Bool) throws -> Tensor? {
+    /// weight column in the epilogue. - weight: (N, K), bias: (N) or nil
+    func integerPlan(_ layer: String, weight: Tensor, bias: Tensor?, inputRequiresGrad: Bool) -> IntegerLinearPlan? {
         guard execution == .int8, mode == .quantize, quantizeWeights, quantizeActivations, !measuring,
-              !(GradMode.enabled && (x.requiresGrad || weight.requiresGrad)),
+              !(GradMode.enabled && (inputRequiresGrad || weight.requiresGrad)),
               let qa = quantizers[layer + ".input"] as? UniformQuantizer, qa.isCalibrated, qa.granularity == .tensor,
               qa.bits <= 8, qa.qmin == 0, let qw = quantizers[layer + ".weight"] as? UniformQuantizer,
               !floatSites.contains(layer + ".input"), !floatSites.contains(layer + ".weight"),
-              let iw = integerWeights(layer, weight, qw), x.shape.last == iw.k, iw.k < 33_000 else { return nil }  // s32 epilogue bound (int8.c)
-        let k = iw.k, n = iw.n, m = x.count / Swift.max(1, k)
+              let iw = integerWeights(layer, weight, qw), iw.k < 33_000 else { return nil }  // s32 epilogue bound (int8.c)
         let sa = qa.scales[0], z = qa.zeroPoints[0]
-        let fractional = z.rounded(.down) != z
-        let za = z.rounded(.down), frac = z - za
-        let outScale = iw.scales.map { $0 * sa }
+        let za = z.rounded(.down), fractional = za != z
+        return IntegerLinearPlan(layer: layer, weights: iw, bias: bias, inputScale: sa, zero: za,
+                                 umax: fractional ? qa.qmax - 1 : qa.qmax, fraction: fractional ? z - za : nil,
+                                 outScale: iw.scales.map { $0 * sa })
+    }
+
+    /// The integer form of linear layer `layer` (see `integerPlan`), or nil. The residual add and
+    /// the GELU happen in the product's epilogue.
+    /// - x: (…, K), weight: (N, K), bias: (N), residual: (…, N) or nil → (…, N)
+    public func integerLinear(_ layer: String, _ x: Tensor, weight: Tensor, bias: Tensor?, residual: Tensor?, gelu: Bool) throws -> Tensor? {
+        guard let plan = integerPlan(layer, weight: weight, bias: bias, inputRequiresGrad: x.requiresGrad),
+              x.shape.last == plan.k else { return nil }
+        let (k, n) = (plan.k, plan.n), m = x.count / Swift.max(1, k)
         let outShape = Array(x.shape.dropLast()) + [n]
         if let residual, residual.shape != outShape { return nil }
         let y = Tensor(uninitialized: outShape)
-        let rp = residual?.ptr
-        let b = bias
-        var failed: Int32 = 0
-        let yp = y.ptr
-        let xp = x.ptr, umax = fractional ? qa.qmax - 1 : qa.qmax
-        iw.levels.withUnsafeBufferPointer { tb in
-            // Rows in panels across the pool; each panel quantizes its rows and makes one
-            // single-threaded oneDNN call.
-            let grain = Swift.max(16, 65536 / Swift.max(1, n))
-            Parallel.forRange(m, grain: grain) { rows in
-                let rc = ck_int8_linear(Int32(rows.count), Int32(n), Int32(k), xp + rows.lowerBound * k, sa, za, umax, fractional ? 1 : 0,
-                                        tb.baseAddress, iw.levelSums, iw.offsetMinusZero, outScale, b?.ptr, yp + rows.lowerBound * n,
-                                        -frac, 1 - frac, iw.transposed, rp.map { $0 + rows.lowerBound * n }, gelu ? 1 : 0)
-                if rc != 0 { failed = rc }
-            }
+        let (xp, yp, rp) = (x.ptr, y.ptr, residual?.ptr)
+        // One share of the rows per worker (the kernel walks its share in cache-sized blocks).
+        var failure: Error?
+        Parallel.forRange(m, grain: Swift.max(16, 65536 / Swift.max(1, n))) { rows in
+            do {
+                try plan.run(rows: rows.count, xp + rows.lowerBound * k, yp + rows.lowerBound * n,
+                             residual: rp.map { $0 + rows.lowerBound * n }, gelu: gelu)
+            } catch { failure = error }
         }
-        guard failed == 0 else { throw QuantError.argument("integer linear '\(layer)': oneDNN's u8·s8 product failed (\(failed))") }
+        if let failure { throw failure }
         return y
     }
 
@@ -107,5 +132,37 @@ extension QuantHooks {
         let made = IntegerWeights(w, q)
         integerCache[layer] = made
         return made
+    }
+}
+
+extension QuantHooks {
+    /// The MLP at `pre` in integers with its hidden activations kept in a per-thread buffer: each
+    /// block of rows runs fc1 with GELU, then fc2 on the result (quantized to fc2's input levels
+    /// inside the kernel) and the residual; nil unless both layers take the integer path.
+    /// - y: (…, D), fc1: (H, D), fc2: (D', H), residual: (…, D') or nil → (…, D')
+    public func integerMLP(_ pre: String, _ y: Tensor, fc1: Tensor, fc1Bias: Tensor?, fc2: Tensor, fc2Bias: Tensor?, residual: Tensor?) throws -> Tensor? {
+        guard let first = integerPlan(pre + "mlp.fc1", weight: fc1, bias: fc1Bias, inputRequiresGrad: y.requiresGrad),
+              let second = integerPlan(pre + "mlp.fc2", weight: fc2, bias: fc2Bias, inputRequiresGrad: false),
+              y.shape.last == first.k, first.n == second.k else { return nil }
+        let (k, hidden, n) = (first.k, first.n, second.n), m = y.count / Swift.max(1, k)
+        let outShape = Array(y.shape.dropLast()) + [n]
+        if let residual, residual.shape != outShape { return nil }
+        let out = Tensor(uninitialized: outShape)
+        let (xp, op, rp) = (y.ptr, out.ptr, residual?.ptr)
+        let block = Swift.max(16, 65536 / Swift.max(1, hidden))  // a block's hidden rows: about 256 kB
+        var failure: Error?
+        Parallel.forRange(m, grain: block) { rows in
+            guard let scratch = ck_scratch(17, block * hidden * MemoryLayout<Float>.size) else { failure = QuantError.argument("integer MLP '\(pre)': out of memory"); return }
+            let h = scratch.assumingMemoryBound(to: Float.self)
+            do {
+                for start in stride(from: rows.lowerBound, to: rows.upperBound, by: block) {
+                    let count = Swift.min(block, rows.upperBound - start)
+                    try first.run(rows: count, xp + start * k, h, residual: nil, gelu: true)
+                    try second.run(rows: count, h, op + start * n, residual: rp.map { $0 + start * n }, gelu: false)
+                }
+            } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return out
     }
 }

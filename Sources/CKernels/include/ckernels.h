@@ -103,8 +103,8 @@ void ck_quantize_u8(const float *x, int64_t n, float scale, float zero, float qm
 void ck_quantize_u8_clamps(const float *x, int64_t n, float scale, float zero, float umax, uint8_t *out, uint8_t *clamped);
 /// Scratch buffer `slot` (0 ≤ slot < CK_SCRATCH_SLOTS) of the calling thread, at least `bytes`
 /// long, kept and reused by later calls (NULL when memory runs out). Slots 0–4: ck_int8_linear;
-/// 5–16: ck_int8_attention_forward.
-#define CK_SCRATCH_SLOTS 17
+/// 5–16: ck_int8_attention_forward; 17: the integer MLP's hidden rows.
+#define CK_SCRATCH_SLOTS 18
 void *ck_scratch(int slot, size_t bytes);
 /// y (m, n) = out_scale[j] · (Σ_k (u[i,k] − za)(t[j,k] + o[j] − zw[j]) + c[i,j]) + bias[j], where
 /// u = the levels of the input x (m, k) (ck_quantize_u8 at scale sa, integer zero za = zero, clamped at
