@@ -160,7 +160,8 @@ static int gemm_u8s8(char tb, long m, long n, long k, const uint8_t *a, long lda
 }
 
 int ck_int8_attention_forward(const float *qkv, const float *bias, const float *mask, long nw, float *ctx, long n,
-                              long heads, long hd, float scale, const ck_int8_attention_quant *qz, long lo, long hi) {
+                              long heads, long hd, float scale, const ck_int8_attention_quant *qz, long lo, long hi,
+                              long b0) {
   const long d = heads * hd, ld = 3 * d, nn = n * n;
   const int nl = 1 << qz->pbits, shifts = qz->pbits <= 4;
   // Scratch: Q levels (N, hd) u8, K and V levels − o (N, hd) s8, their row sums, scores (N, N)

@@ -99,6 +99,11 @@ public protocol ForwardHooks: AnyObject {
     /// The MLP at `pre` (`mlp.fc1`, GELU, `mlp.fc2`) computed by the hooks in one pass whose hidden
     /// activations never leave the cache, or nil. - y: (…, D), residual: (…, D) or nil → residual + MLP(y)
     func integerMLP(_ pre: String, _ y: Tensor, fc1: Tensor, fc1Bias: Tensor?, fc2: Tensor, fc2Bias: Tensor?, residual: Tensor?) throws -> Tensor?
+    /// A block's attention at `pre` (qkv projection, attention, output projection, residual)
+    /// computed by the hooks in one pass per group of images, or nil.
+    /// - y: (B, N, D), bias: (H, N, N) or nil, mask: (nW, N, N) or nil, residual: (B, N, D) or nil
+    func integerAttentionBlock(_ pre: String, _ y: Tensor, qkv: Tensor, qkvBias: Tensor?, proj: Tensor, projBias: Tensor?,
+                               heads: Int, scale: Float, bias: Tensor?, mask: Tensor?, residual: Tensor?) throws -> Tensor?
     /// Whether the hooks may compute layers in integers (then the patch embedding offers its
     /// patches as rows to `integerLinear`).
     var executesIntegers: Bool { get }
@@ -108,7 +113,27 @@ extension ForwardHooks {
     public func integerLinear(_ layer: String, _ x: Tensor, weight: Tensor, bias: Tensor?, residual: Tensor?, gelu: Bool) throws -> Tensor? { nil }
     public func integerAttention(_ pre: String, qkv: Tensor, heads: Int, scale: Float, bias: Tensor?, mask: Tensor?) throws -> Tensor? { nil }
     public func integerMLP(_ pre: String, _ y: Tensor, fc1: Tensor, fc1Bias: Tensor?, fc2: Tensor, fc2Bias: Tensor?, residual: Tensor?) throws -> Tensor? { nil }
+    public func integerAttentionBlock(_ pre: String, _ y: Tensor, qkv: Tensor, qkvBias: Tensor?, proj: Tensor, projBias: Tensor?,
+                                      heads: Int, scale: Float, bias: Tensor?, mask: Tensor?, residual: Tensor?) throws -> Tensor? { nil }
     public var executesIntegers: Bool { false }
+}
+
+/// A block's attention through optional hooks: residual + proj(attention(qkv(y))), in integers
+/// in one pass when the hooks take it (and nothing is captured).
+/// - y: (B, N, D), bias: (H, N, N) or nil, mask: (nW, N, N) or nil, residual: (B, N, D) or nil → (B, N, D)
+func hookedAttentionBlock(_ y: Tensor, _ p: Parameters, _ pre: String, heads: Int, bias: Tensor?, mask: Tensor?, residual: Tensor?,
+                          _ hooks: ForwardHooks?, out: inout ModelOutput?, capture: Capture) throws -> Tensor {
+    if let hooks, hooks.executesIntegers, capture.isDisjoint(with: [.attention, .attentionOutput]) {
+        let w = p[pre + "attn.qkv.weight"], hd = w.shape[0] / (3 * heads)
+        if let z = try hooks.integerAttentionBlock(pre, y, qkv: w, qkvBias: p.get(pre + "attn.qkv.bias"), proj: p[pre + "attn.proj.weight"],
+                                                   projBias: p.get(pre + "attn.proj.bias"), heads: heads, scale: 1 / Float(hd).squareRoot(),
+                                                   bias: bias, mask: mask, residual: residual) {
+            return z
+        }
+    }
+    let qkv = try hookedLinear(y, p, pre + "attn.qkv", hooks)                                         // (B, N, 3D); bias when present
+    let merged = try hookedAttention(qkv, heads: heads, bias: bias, mask: mask, pre, hooks, out: &out, capture: capture)  // (B, N, D)
+    return try hookedLinear(merged, p, pre + "attn.proj", hooks, residual: residual)
 }
 
 /// A block's MLP through optional hooks: residual + fc2(GELU(fc1(x))), in integers in one pass

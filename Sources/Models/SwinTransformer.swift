@@ -157,11 +157,10 @@ public final class SwinTransformer: VisionModel {
         let y = try x.layerNorm(weight: p[pre + "norm1.weight"], bias: p[pre + "norm1.bias"], eps: config.eps)
         let order = SwinTransformer.windowOrder(batch: b, h, w, ws, shift: g.shift)
         let win = try y.permuteRows(order.perm, inverse: order.inverse, to: [b * nW, n, c])           // (B·nW, N, C), shifted
-        let qkv = try hookedLinear(win, p, pre + "attn.qkv", hooks)                                 // (B·nW, N, 3C); bias when present
         let bias = try p[pre + "attn.relative_position_bias_table"].indexSelect(axis: 0, indices: relIndex[i])
             .reshape([n, n, heads]).permute([2, 0, 1])                                               // (H, N, N)
-        let merged = try hookedAttention(qkv, heads: heads, bias: bias, mask: masks[i], pre, hooks, out: &out, capture: capture)  // (B·nW, N, C)
-        let x1 = try hookedLinear(merged, p, pre + "attn.proj", hooks)                              // window reverse, roll back,
+        let x1 = try hookedAttentionBlock(win, p, pre, heads: heads, bias: bias, mask: masks[i], residual: nil, hooks,
+                                          out: &out, capture: capture)                               // (B·nW, N, C); window reverse, roll back,
             .permuteRows(order.inverse, inverse: order.perm, to: [b, h, w, c], residual: x)          // + x: (B, H, W, C)
         let y2 = try x1.layerNorm(weight: p[pre + "norm2.weight"], bias: p[pre + "norm2.bias"], eps: config.eps)
         return try hookedMLP(y2, p, pre, hooks, residual: x1)                                       // x1 + fc2(GELU(fc1(·)))

@@ -65,9 +65,8 @@ public final class VisionTransformer: VisionModel {
     func block(_ l: Int, _ x: Tensor, hooks: ForwardHooks?, out: inout ModelOutput?, capture: Capture) throws -> Tensor {
         let c = config, p = params, pre = "blocks.\(l)."
         let y = try x.layerNorm(weight: p[pre + "norm1.weight"], bias: p[pre + "norm1.bias"], eps: c.eps)
-        let qkv = try hookedLinear(y, p, pre + "attn.qkv", hooks)  // (B, N, 3D); bias when present
-        let merged = try hookedAttention(qkv, heads: c.numHeads, bias: nil, mask: nil, pre, hooks, out: &out, capture: capture)  // (B, N, D)
-        let x1 = try hookedLinear(merged, p, pre + "attn.proj", hooks, residual: x)               // x + proj(·)
+        let x1 = try hookedAttentionBlock(y, p, pre, heads: c.numHeads, bias: nil, mask: nil, residual: x, hooks,
+                                          out: &out, capture: capture)                             // x + proj(attn(qkv(·)))
         let y2 = try x1.layerNorm(weight: p[pre + "norm2.weight"], bias: p[pre + "norm2.bias"], eps: c.eps)
         return try hookedMLP(y2, p, pre, hooks, residual: x1)                                    // x1 + fc2(GELU(fc1(·)))
     }

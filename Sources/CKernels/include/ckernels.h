@@ -103,8 +103,9 @@ void ck_quantize_u8(const float *x, int64_t n, float scale, float zero, float qm
 void ck_quantize_u8_clamps(const float *x, int64_t n, float scale, float zero, float umax, uint8_t *out, uint8_t *clamped);
 /// Scratch buffer `slot` (0 ≤ slot < CK_SCRATCH_SLOTS) of the calling thread, at least `bytes`
 /// long, kept and reused by later calls (NULL when memory runs out). Slots 0–4: ck_int8_linear;
-/// 5–16: ck_int8_attention_forward; 17: the integer MLP's hidden rows.
-#define CK_SCRATCH_SLOTS 18
+/// 5–16: ck_int8_attention_forward; 17: the integer MLP's hidden rows;
+/// 18, 19: the integer attention block's qkv and context rows.
+#define CK_SCRATCH_SLOTS 20
 void *ck_scratch(int slot, size_t bytes);
 /// y (m, n) = out_scale[j] · (Σ_k (u[i,k] − za)(t[j,k] + o[j] − zw[j]) + c[i,j]) + bias[j], where
 /// u = the levels of the input x (m, k) (ck_quantize_u8 at scale sa, integer zero za = zero, clamped at
@@ -131,9 +132,11 @@ typedef struct {
   float sqrt2;         // Float(√2), as the table has it
 } ck_int8_attention_quant;
 /// Items it = b·H + h in [lo, hi) of qkv (B, N, 3·H·hd) → ctx (B, N, H·hd), heads merged:
-/// ctx = log√2(softmax(scale·Q̂·K̂ᵀ + bias[h] + mask[b mod nW]))·V̂ with Q̂·K̂ᵀ in u8·s8 → s32
-/// integers, and P̂·V̂ too when pbits ≤ 4. Returns 0, or < 0 when oneDNN fails or memory runs out.
+/// ctx = log√2(softmax(scale·Q̂·K̂ᵀ + bias[h] + mask[(b0 + b) mod nW]))·V̂ with Q̂·K̂ᵀ in u8·s8 → s32
+/// integers, and P̂·V̂ too when pbits ≤ 4 (b0: the batch index of qkv's first item, for the mask).
+/// Returns 0, or < 0 when oneDNN fails or memory runs out.
 int ck_int8_attention_forward(const float *qkv, const float *bias, const float *mask, long nw, float *ctx, long n,
-                              long heads, long hd, float scale, const ck_int8_attention_quant *qz, long lo, long hi);
+                              long heads, long hd, float scale, const ck_int8_attention_quant *qz, long lo, long hi,
+                              long b0);
 
 #endif
