@@ -155,6 +155,28 @@ static void sqrt2_values(float *p, long n, float delta, int nl, uint32_t t1, uin
 }
 
 static int gemm_u8s8(char tb, long m, long n, long k, const uint8_t *a, long lda, const int8_t *b, long ldb, int32_t *c) {
+  if (m * n * k < 65536) {
+    // Small products (Swin's 16-token windows): a library call costs more than the arithmetic.
+    if (tb == 'T') {
+      for (long i = 0; i < m; i++)
+        for (long j = 0; j < n; j++) {
+          int32_t acc = 0;
+          for (long p = 0; p < k; p++) acc += (int32_t)a[i * lda + p] * (int32_t)b[j * ldb + p];
+          c[i * n + j] = acc;
+        }
+    } else {
+      for (long i = 0; i < m; i++) {
+        int32_t *ci = c + i * n;
+        for (long j = 0; j < n; j++) ci[j] = 0;
+        for (long p = 0; p < k; p++) {
+          const int32_t av = a[i * lda + p];
+          const int8_t *bp = b + p * ldb;
+          for (long j = 0; j < n; j++) ci[j] += av * (int32_t)bp[j];
+        }
+      }
+    }
+    return 0;
+  }
   const int32_t co = 0;
   return dnnl_gemm_u8s8s32('N', tb, 'F', m, n, k, 1.0f, a, lda, 0, b, ldb, 0, 0.0f, c, n, &co) == dnnl_success ? 0 : -2;
 }
