@@ -155,25 +155,23 @@ static void sqrt2_values(float *p, long n, float delta, int nl, uint32_t t1, uin
 }
 
 static int gemm_u8s8(char tb, long m, long n, long k, const uint8_t *a, long lda, const int8_t *b, long ldb, int32_t *c) {
-  if (m * n * k < 65536) {
-    // Small products (Swin's 16-token windows): a library call costs more than the arithmetic.
-    if (tb == 'T') {
-      for (long i = 0; i < m; i++)
-        for (long j = 0; j < n; j++) {
-          int32_t acc = 0;
-          for (long p = 0; p < k; p++) acc += (int32_t)a[i * lda + p] * (int32_t)b[j * ldb + p];
-          c[i * n + j] = acc;
-        }
-    } else {
-      for (long i = 0; i < m; i++) {
-        int32_t *ci = c + i * n;
-        for (long j = 0; j < n; j++) ci[j] = 0;
-        for (long p = 0; p < k; p++) {
-          const int32_t av = a[i * lda + p];
-          const int8_t *bp = b + p * ldb;
-          for (long j = 0; j < n; j++) ci[j] += av * (int32_t)bp[j];
-        }
+  if (m * n * k < 65536 && k < 512) {
+    // Small products (Swin's 16-token windows), where a library call costs more than the
+    // arithmetic: in float FMAs, which are exact here (|Σ| ≤ k·255·128 < 2^24).
+    float *af = ck_scratch(20, (size_t)(m * k) * 4), *bf = ck_scratch(21, (size_t)(k * n) * 4), *cf = ck_scratch(22, (size_t)(m * n) * 4);
+    if (!af || !bf || !cf) return -1;
+    for (long i = 0; i < m; i++) for (long p = 0; p < k; p++) af[i * k + p] = (float)a[i * lda + p];
+    if (tb == 'T') { for (long j = 0; j < n; j++) for (long p = 0; p < k; p++) bf[p * n + j] = (float)b[j * ldb + p]; }
+    else { for (long p = 0; p < k; p++) for (long j = 0; j < n; j++) bf[p * n + j] = (float)b[p * ldb + j]; }
+    for (long i = 0; i < m; i++) {
+      float *ci = cf + i * n;
+      for (long j = 0; j < n; j++) ci[j] = 0;
+      for (long p = 0; p < k; p++) {
+        const float av = af[i * k + p];
+        const float *bp = bf + p * n;
+        for (long j = 0; j < n; j++) ci[j] += av * bp[j];
       }
+      for (long j = 0; j < n; j++) c[i * n + j] = (int32_t)ci[j];
     }
     return 0;
   }

@@ -104,8 +104,8 @@ void ck_quantize_u8_clamps(const float *x, int64_t n, float scale, float zero, f
 /// Scratch buffer `slot` (0 ≤ slot < CK_SCRATCH_SLOTS) of the calling thread, at least `bytes`
 /// long, kept and reused by later calls (NULL when memory runs out). Slots 0–4: ck_int8_linear;
 /// 5–16: ck_int8_attention_forward; 17: the integer MLP's hidden rows;
-/// 18, 19: the integer attention block's qkv and context rows.
-#define CK_SCRATCH_SLOTS 20
+/// 18, 19: the integer attention block's qkv and context rows; 20–22: small integer products.
+#define CK_SCRATCH_SLOTS 23
 void *ck_scratch(int slot, size_t bytes);
 /// y (m, n) = out_scale[j] · (Σ_k (u[i,k] − za)(t[j,k] + o[j] − zw[j]) + c[i,j]) + bias[j], where
 /// u = the levels of the input x (m, k) (ck_quantize_u8 at scale sa, integer zero za = zero, clamped at
