@@ -19,7 +19,7 @@ func cpuIntegerFeatures() -> String {
 /// rep (random weights; calibrated on 32 random images).
 func benchInt8(reps: Int) throws {
     print("\n## Integer execution (ms per forward; \(cpuModelName()): \(cpuIntegerFeatures()))\n")
-    print("Linear layers in u8·s8 integer products; attention products, softmax, LayerNorm and GELU in float.\n")
+    print("Linear layers, patch embedding and Q·Kᵀ in u8·s8 integer products, P·V too at ≤ 4 bits; softmax, LayerNorm and GELU in float.\n")
     print("| model | bits | batch | full precision | fake quant | int8 | int8 vs FP | int8 vs fake |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name in ["vit-t", "vit-s", "swin-t", "deit_tiny_patch16_224"] where modelFilter == nil || modelFilter == name {
@@ -35,7 +35,7 @@ func benchInt8(reps: Int) throws {
             for batch in [32, 256] {
                 if name.hasPrefix("deit") && batch == 256 && reps < 5 { continue }
                 let x = Tensor.normal([batch] + preset.architecture.inputShape, rng: &rng)
-                let r = name.hasPrefix("deit") ? max(2, reps / 3) : (batch == 256 ? max(2, reps / 2) : reps)
+                let r = name.hasPrefix("deit") ? max(3, reps / 3) : (batch == 256 ? max(2, reps / 2) : reps)
                 let t = try interleavedMedianTimes(r, [
                     { _ = try noGrad { try model.forward(x) } },
                     { _ = try noGrad { try fake.forward(x) } },
