@@ -21,6 +21,7 @@ private let expectedOutputs: [String: [String]] = [
     "table4_priors.dfq": ["plots/table4_priors/vit-t-w4a4.md"],
     "study_method_choices.dfq": ["plots/study_method_choices/vit-s-w3a3.md"],
     "study_swin_quantizers.dfq": ["plots/study_swin_quantizers/table.md", "plots/study_swin_quantizers/variants.md", "plots/study_swin_quantizers/pixels.md"],
+    "study_swin_soft_labels.dfq": ["plots/study_swin_soft_labels/table.md"],
     "fig1a_tsne.dfq": ["plots/fig1a_tsne/tsne.png", "plots/fig1a_tsne/tsne.gp", "plots/fig1a_tsne/tsne.png.provenance.json",
                        "plots/fig1a_tsne/table.md"],
     "fig1b_msr.dfq": ["plots/fig1b_msr/with_msr.png", "plots/fig1b_msr/without_msr.png",
