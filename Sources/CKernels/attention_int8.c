@@ -163,6 +163,20 @@ static int gemm_u8s8(char tb, long m, long n, long k, const uint8_t *a, long lda
     for (long i = 0; i < m; i++) for (long p = 0; p < k; p++) af[i * k + p] = (float)a[i * lda + p];
     if (tb == 'T') { for (long j = 0; j < n; j++) for (long p = 0; p < k; p++) bf[p * n + j] = (float)b[j * ldb + p]; }
     else { for (long p = 0; p < k; p++) for (long j = 0; j < n; j++) bf[p * n + j] = (float)b[p * ldb + j]; }
+    if (n % 8 == 0 && n <= 32) {
+      // The row's sums in registers (up to four vectors of eight).
+      const int vecs = (int)(n / 8);
+      for (long i = 0; i < m; i++) {
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (long p = 0; p < k; p++) {
+          const __m256 av = _mm256_broadcast_ss(af + i * k + p);
+          const float *bp = bf + p * n;
+          for (int v = 0; v < vecs; v++) acc[v] = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 8 * v), acc[v]);
+        }
+        for (int v = 0; v < vecs; v++) _mm256_storeu_si256((__m256i *)(c + i * n + 8 * v), _mm256_cvtps_epi32(acc[v]));
+      }
+      return 0;
+    }
     for (long i = 0; i < m; i++) {
       float *ci = cf + i * n;
       for (long j = 0; j < n; j++) ci[j] = 0;
