@@ -154,6 +154,29 @@ static void sqrt2_values(float *p, long n, float delta, int nl, uint32_t t1, uin
   for (long j = body; j < n; j++) p[j] = table[sqrt2_level(p[j] * (1.0f / delta), nl, t1, t3)] * delta;
 }
 
+// c (m, 8·vecs) = a (m, k) · b (k, 8·vecs) in float with each row's sums in registers; `vecs` is
+// a constant at every call, so the loops unroll.
+static inline __attribute__((always_inline)) void small_rows(const int vecs, long m, long k, const float *a, const float *b,
+                                                             int32_t *c) {
+  const long n = 8 * vecs;
+  for (long i = 0; i < m; i++) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    for (long p = 0; p < k; p++) {
+      const __m256 av = _mm256_broadcast_ss(a + i * k + p);
+      const float *bp = b + p * n;
+      acc0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp), acc0);
+      if (vecs > 1) acc1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 8), acc1);
+      if (vecs > 2) acc2 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 16), acc2);
+      if (vecs > 3) acc3 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 24), acc3);
+    }
+    int32_t *ci = c + i * n;
+    _mm256_storeu_si256((__m256i *)ci, _mm256_cvtps_epi32(acc0));
+    if (vecs > 1) _mm256_storeu_si256((__m256i *)(ci + 8), _mm256_cvtps_epi32(acc1));
+    if (vecs > 2) _mm256_storeu_si256((__m256i *)(ci + 16), _mm256_cvtps_epi32(acc2));
+    if (vecs > 3) _mm256_storeu_si256((__m256i *)(ci + 24), _mm256_cvtps_epi32(acc3));
+  }
+}
+
 static int gemm_u8s8(char tb, long m, long n, long k, const uint8_t *a, long lda, const int8_t *b, long ldb, int32_t *c) {
   if (m * n * k < 65536 && k < 512) {
     // Small products (Swin's 16-token windows), where a library call costs more than the
@@ -164,16 +187,11 @@ static int gemm_u8s8(char tb, long m, long n, long k, const uint8_t *a, long lda
     if (tb == 'T') { for (long j = 0; j < n; j++) for (long p = 0; p < k; p++) bf[p * n + j] = (float)b[j * ldb + p]; }
     else { for (long p = 0; p < k; p++) for (long j = 0; j < n; j++) bf[p * n + j] = (float)b[p * ldb + j]; }
     if (n % 8 == 0 && n <= 32) {
-      // The row's sums in registers (up to four vectors of eight).
-      const int vecs = (int)(n / 8);
-      for (long i = 0; i < m; i++) {
-        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-        for (long p = 0; p < k; p++) {
-          const __m256 av = _mm256_broadcast_ss(af + i * k + p);
-          const float *bp = bf + p * n;
-          for (int v = 0; v < vecs; v++) acc[v] = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 8 * v), acc[v]);
-        }
-        for (int v = 0; v < vecs; v++) _mm256_storeu_si256((__m256i *)(c + i * n + 8 * v), _mm256_cvtps_epi32(acc[v]));
+      switch (n / 8) {
+        case 1: small_rows(1, m, k, af, bf, c); break;
+        case 2: small_rows(2, m, k, af, bf, c); break;
+        case 3: small_rows(3, m, k, af, bf, c); break;
+        default: small_rows(4, m, k, af, bf, c); break;
       }
       return 0;
     }
