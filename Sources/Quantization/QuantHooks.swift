@@ -44,7 +44,7 @@ public final class QuantHooks: ForwardHooks {
     /// uncalibrated, so that a later calibrating forward on other images fits them
     /// (`QuantizedModel.calibrate(_:sites:from:)`).
     public var deferred: ((String) -> Bool)?
-    /// Fake quantization in float, or integer products for the linear layers that allow them
+    /// Fake quantization in float, or integer products for the layers and attention products that allow them
     /// (QuantHooks+Integer.swift). Setting it drops the integer weights made so far.
     public var execution: Execution = .fake { didSet { integerLock.lock(); integerCache = [:]; integerLock.unlock() } }
     var integerCache: [String: IntegerWeights?] = [:]

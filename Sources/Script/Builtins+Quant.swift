@@ -111,7 +111,7 @@ extension Builtins {
                              Param("swap_sites", .optional(.list), default: .nothing,
                                    help: "shell patterns of site keys (e.g. \"layers.2.*.qkv.input\") fitted on `swap_calib`"),
                              Param("execute", .choice(["fake", "int8"]), default: .string("fake"),
-                                   help: "evaluation in fake quantization (float), or u8·s8 integer products for the linear layers that allow them (the rest stays fake; docs/quantization.md)")]) { a in
+                                   help: "evaluation in fake quantization (float), or u8·s8 integer products for the linear layers, patch embedding and attention products that allow them (the rest stays fake; docs/quantization.md)")]) { a in
                 let (model, obj) = try visionModel(a, "model")
                 let seed = UInt64(try a.int("seed"))
                 let images = try calibrationImages(a, model: model, count: try a.int("images"), seed: seed)
