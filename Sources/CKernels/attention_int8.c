@@ -181,7 +181,7 @@ static int gemm_u8s8(char tb, long m, long n, long k, const uint8_t *a, long lda
   if (m * n * k < 65536 && k < 512) {
     // Small products (Swin's 16-token windows), where a library call costs more than the
     // arithmetic: in float FMAs, which are exact here (|Σ| ≤ k·255·128 < 2^24).
-    float *af = ck_scratch(20, (size_t)(m * k) * 4), *bf = ck_scratch(21, (size_t)(k * n) * 4), *cf = ck_scratch(22, (size_t)(m * n) * 4);
+    float *af = ck_scratch(CK_SCRATCH_SMALL_PRODUCT + 0, (size_t)(m * k) * 4), *bf = ck_scratch(CK_SCRATCH_SMALL_PRODUCT + 1, (size_t)(k * n) * 4), *cf = ck_scratch(CK_SCRATCH_SMALL_PRODUCT + 2, (size_t)(m * n) * 4);
     if (!af || !bf || !cf) return -1;
     for (long i = 0; i < m; i++) for (long p = 0; p < k; p++) af[i * k + p] = (float)a[i * lda + p];
     if (tb == 'T') { for (long j = 0; j < n; j++) for (long p = 0; p < k; p++) bf[p * n + j] = (float)b[j * ldb + p]; }
@@ -218,12 +218,12 @@ int ck_int8_attention_forward(const float *qkv, const float *bias, const float *
   const int nl = 1 << qz->pbits, shifts = qz->pbits <= 4;
   // Scratch: Q levels (N, hd) u8, K and V levels − o (N, hd) s8, their row sums, scores (N, N)
   // s32 and float, the probabilities' even and odd shift matrices (N, N) u8, P·V (N, hd) s32 × 2.
-  uint8_t *qu = ck_scratch(5, (size_t)(n * hd));
-  int8_t *kt = ck_scratch(6, (size_t)(n * hd)), *vt = ck_scratch(7, (size_t)(n * hd));
-  int32_t *qsum = ck_scratch(8, (size_t)n * 4), *ksum = ck_scratch(9, (size_t)n * 4), *vsum = ck_scratch(10, (size_t)n * 4);
-  int32_t *acc = ck_scratch(11, (size_t)(nn > 2 * n ? nn : 2 * n) * 4), *pv = ck_scratch(12, (size_t)(2 * n * hd) * 4);
-  float *p = ck_scratch(13, (size_t)nn * 4), *vf = shifts ? NULL : ck_scratch(14, (size_t)(n * hd) * 4);
-  uint8_t *even = shifts ? ck_scratch(15, (size_t)nn) : NULL, *odd = shifts ? ck_scratch(16, (size_t)nn) : NULL;
+  uint8_t *qu = ck_scratch(CK_SCRATCH_ATTENTION + 0, (size_t)(n * hd));
+  int8_t *kt = ck_scratch(CK_SCRATCH_ATTENTION + 1, (size_t)(n * hd)), *vt = ck_scratch(CK_SCRATCH_ATTENTION + 2, (size_t)(n * hd));
+  int32_t *qsum = ck_scratch(CK_SCRATCH_ATTENTION + 3, (size_t)n * 4), *ksum = ck_scratch(CK_SCRATCH_ATTENTION + 4, (size_t)n * 4), *vsum = ck_scratch(CK_SCRATCH_ATTENTION + 5, (size_t)n * 4);
+  int32_t *acc = ck_scratch(CK_SCRATCH_ATTENTION + 6, (size_t)(nn > 2 * n ? nn : 2 * n) * 4), *pv = ck_scratch(CK_SCRATCH_ATTENTION + 7, (size_t)(2 * n * hd) * 4);
+  float *p = ck_scratch(CK_SCRATCH_ATTENTION + 8, (size_t)nn * 4), *vf = shifts ? NULL : ck_scratch(CK_SCRATCH_ATTENTION + 9, (size_t)(n * hd) * 4);
+  uint8_t *even = shifts ? ck_scratch(CK_SCRATCH_ATTENTION + 10, (size_t)nn) : NULL, *odd = shifts ? ck_scratch(CK_SCRATCH_ATTENTION + 11, (size_t)nn) : NULL;
   int rc = 0;
   if (!qu || !kt || !vt || !qsum || !ksum || !vsum || !acc || !pv || !p || (shifts ? !even || !odd : !vf)) return -1;
   omp_set_num_threads(1);

@@ -48,11 +48,11 @@ static int linear_block(int m, int n, int k, const float *x, float sa, float zer
                         const int8_t *t, const int32_t *tsum, const int32_t *offset_minus_zw, const float *out_scale,
                         const float *bias, float *y, float e_low, float e_high, const float *wt, const float *residual,
                         int gelu) {
-  uint8_t *u = ck_scratch(0, (size_t)m * (size_t)k);
-  uint8_t *clamped = fractional ? ck_scratch(1, (size_t)m * (size_t)k) : NULL;
-  int32_t *acc = ck_scratch(2, (size_t)m * (size_t)n * sizeof(int32_t));
-  float *corr = fractional ? ck_scratch(3, (size_t)n * sizeof(float)) : NULL;
-  int32_t *zt = ck_scratch(4, (size_t)n * sizeof(int32_t));
+  uint8_t *u = ck_scratch(CK_SCRATCH_LINEAR + 0, (size_t)m * (size_t)k);
+  uint8_t *clamped = fractional ? ck_scratch(CK_SCRATCH_LINEAR + 1, (size_t)m * (size_t)k) : NULL;
+  int32_t *acc = ck_scratch(CK_SCRATCH_LINEAR + 2, (size_t)m * (size_t)n * sizeof(int32_t));
+  float *corr = fractional ? ck_scratch(CK_SCRATCH_LINEAR + 3, (size_t)n * sizeof(float)) : NULL;
+  int32_t *zt = ck_scratch(CK_SCRATCH_LINEAR + 4, (size_t)n * sizeof(int32_t));
   if (!u || !acc || !zt || (fractional && (!clamped || !corr))) return -1;
   if (fractional) ck_quantize_u8_clamps(x, (int64_t)m * k, sa, zero, umax, u, clamped);
   else ck_quantize_u8(x, (int64_t)m * k, sa, zero, umax, u);

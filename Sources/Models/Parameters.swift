@@ -152,8 +152,7 @@ func hookedMLP(_ x: Tensor, _ p: Parameters, _ pre: String, _ hooks: ForwardHook
 /// kernel through `patchEmbed`. - x: (B, C, H, W) → (B, (H/P)·(W/P), D)
 func hookedPatchEmbed(_ x: Tensor, _ params: Parameters, _ hooks: ForwardHooks?) throws -> Tensor {
     let name = "patch_embed.proj"
-    var w = params[name + ".weight"], xin = x
-    let bias = params.get(name + ".bias")
+    let w = params[name + ".weight"], bias = params.get(name + ".bias")
     guard let hooks else { return try x.patchEmbed(weight: w, bias: bias) }
     if hooks.executesIntegers, w.rank == 4 {
         let (d, p) = (w.shape[0], w.shape[2])
@@ -162,8 +161,7 @@ func hookedPatchEmbed(_ x: Tensor, _ params: Parameters, _ hooks: ForwardHooks?)
             return try y.reshape([x.shape[0], cols.shape[0] / x.shape[0], d])
         }
     }
-    xin = try hooks.input(name, x); w = try hooks.weight(name, w)
-    return try xin.patchEmbed(weight: w, bias: bias)
+    return try hooks.input(name, x).patchEmbed(weight: hooks.weight(name, w), bias: bias)
 }
 
 /// What the forward should keep besides the logits.

@@ -25,9 +25,13 @@ public final class LogQuantizer: Quantizer {
     /// The shifts SULQ searches (I&S-ViT's list).
     public static let sulqShifts: [Float] = [0.001, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.1, 0.2, 0.5, 1.0]
 
+    /// log√2 only: the value of each level (`sqrt2Table(bits)`), made once.
+    public let levelValues: [Float]
+
     public init(bits: Int, variant: Variant = .sqrt2, percentiles: [Double] = [0.999, 0.9999, 0.99999]) throws {
         try checkBits(bits, "log quantizer")
         self.bits = bits; self.variant = variant; self.percentiles = percentiles
+        levelValues = variant == .sqrt2 ? LogQuantizer.sqrt2Table(bits) : []
     }
 
     public var scheme: String { variant.rawValue }
@@ -119,7 +123,7 @@ public final class LogQuantizer: Quantizer {
         switch variant {
         case .sqrt2:
             let sorted = x.array.sorted()
-            let table = LogQuantizer.sqrt2Table(bits)
+            let table = levelValues
             var best = Double.infinity, bestDelta = sorted.last!
             for p in percentiles {
                 let d = Tensor.quantileSorted(sorted, p)
@@ -187,7 +191,7 @@ public final class LogQuantizer: Quantizer {
         let (b, d, range) = (bits, delta, logRange)
         switch variant {
         case .sqrt2:
-            let table = LogQuantizer.sqrt2Table(b)
+            let table = levelValues
             return table.withUnsafeBufferPointer { t in
                 Tensor.fakeQuantOp(x, name: "fake_quant_log_sqrt2") { r, xp, yp, m in
                     LogQuantizer.sqrt2Quant(xp, yp, r, delta: d, table: t.baseAddress!, levels: 1 << b, mask: m)

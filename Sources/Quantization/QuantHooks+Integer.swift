@@ -152,7 +152,7 @@ extension QuantHooks {
         let block = Swift.max(16, 65536 / Swift.max(1, hidden))  // a block's hidden rows: about 256 kB
         var failure: Error?
         Parallel.forRange(m, grain: block) { rows in
-            guard let scratch = ck_scratch(17, block * hidden * MemoryLayout<Float>.size) else { failure = QuantError.argument("integer MLP '\(pre)': out of memory"); return }
+            guard let scratch = ck_scratch(Int32(CK_SCRATCH_MLP_HIDDEN), block * hidden * MemoryLayout<Float>.size) else { failure = QuantError.argument("integer MLP '\(pre)': out of memory"); return }
             let h = scratch.assumingMemoryBound(to: Float.self)
             do {
                 for start in stride(from: rows.lowerBound, to: rows.upperBound, by: block) {

@@ -43,7 +43,7 @@ extension QuantHooks {
             sq: q.scales[0], zq: q.zeroPoints[0], sk: k.scales[0], zk: k.zeroPoints[0], sv: v.scales[0], zv: v.zeroPoints[0],
             qmax: q.qmax, o: Float(1 << (q.bits - 1)), pbits: Int32(p.bits), delta: p.delta,
             t1: LogQuantizer.t1, t3: LogQuantizer.t3, table: nil, sqrt2: Float(2.0.squareRoot()))
-        return IntegerAttentionPlan(pre: pre, quant: quant, table: LogQuantizer.sqrt2Table(p.bits) + [0])
+        return IntegerAttentionPlan(pre: pre, quant: quant, table: p.levelValues + [0])
     }
 
     /// The integer form of the attention at `pre` (see `attentionPlan`), or nil.
@@ -84,8 +84,8 @@ extension QuantHooks {
         let group = Swift.max(1, 256 / Swift.max(1, n))  // images per step: about 256 rows
         var failure: Error?
         Parallel.forRange(b, grain: group) { images in
-            guard let qkvRaw = ck_scratch(18, group * n * qkvPlan.n * MemoryLayout<Float>.size),
-                  let ctxRaw = ck_scratch(19, group * n * inner * MemoryLayout<Float>.size) else {
+            guard let qkvRaw = ck_scratch(Int32(CK_SCRATCH_BLOCK_QKV), group * n * qkvPlan.n * MemoryLayout<Float>.size),
+                  let ctxRaw = ck_scratch(Int32(CK_SCRATCH_BLOCK_CONTEXT), group * n * inner * MemoryLayout<Float>.size) else {
                 failure = QuantError.argument("integer attention '\(pre)': out of memory"); return
             }
             let qkvRows = qkvRaw.assumingMemoryBound(to: Float.self), ctxRows = ctxRaw.assumingMemoryBound(to: Float.self)

@@ -101,11 +101,20 @@ void ck_attention_backward_probs(const float *qkv, const float *probs, const flo
 void ck_quantize_u8(const float *x, int64_t n, float scale, float zero, float qmax, uint8_t *out);
 /// As ck_quantize_u8 with the clamp at umax, marking clamped elements (1 below 0, 2 above umax).
 void ck_quantize_u8_clamps(const float *x, int64_t n, float scale, float zero, float umax, uint8_t *out, uint8_t *clamped);
+/// Who owns which per-thread scratch slot. Owners never share one: the attention block keeps its
+/// qkv and context rows across calls to ck_int8_linear and ck_int8_attention_forward, which
+/// keeps its own across its small products.
+enum {
+  CK_SCRATCH_LINEAR = 0,         // 5 slots: ck_int8_linear
+  CK_SCRATCH_ATTENTION = 5,      // 12 slots: ck_int8_attention_forward
+  CK_SCRATCH_SMALL_PRODUCT = 17, // 3 slots: its small integer products
+  CK_SCRATCH_MLP_HIDDEN = 20,    // the integer MLP's hidden rows (Swift)
+  CK_SCRATCH_BLOCK_QKV = 21,     // the integer attention block's qkv rows (Swift)
+  CK_SCRATCH_BLOCK_CONTEXT = 22, // and its context rows (Swift)
+  CK_SCRATCH_SLOTS = 23
+};
 /// Scratch buffer `slot` (0 ≤ slot < CK_SCRATCH_SLOTS) of the calling thread, at least `bytes`
-/// long, kept and reused by later calls (NULL when memory runs out). Slots 0–4: ck_int8_linear;
-/// 5–16: ck_int8_attention_forward; 17: the integer MLP's hidden rows;
-/// 18, 19: the integer attention block's qkv and context rows; 20–22: small integer products.
-#define CK_SCRATCH_SLOTS 23
+/// long, kept and reused by later calls (NULL when memory runs out).
 void *ck_scratch(int slot, size_t bytes);
 /// y (m, n) = out_scale[j] · (Σ_k (u[i,k] − za)(t[j,k] + o[j] − zw[j]) + c[i,j]) + bias[j], where
 /// u = the levels of the input x (m, k) (ck_quantize_u8 at scale sa, integer zero za = zero, clamped at
