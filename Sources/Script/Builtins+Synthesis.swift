@@ -121,6 +121,11 @@ extension Builtins {
             o.lr = v
         }
         o.tauScaling = TauScaling(rawValue: try a.string("tau_scaling"))!
+        if !a.isNone("tau_scale") {
+            let v = try a.float("tau_scale")
+            guard v.isFinite, v > 0 else { throw a.bad("tau_scale", "positive finite number expected, got \(v)") }
+            o.tauScale = v
+        }
         if !a.isNone("real") { o.realImages = try synthImages(a, "real") }
         if !a.isNone("labels") {
             let labels = try a.ints("labels"), classes = model.visionModel.architecture.numClasses
@@ -185,6 +190,8 @@ extension Builtins {
                              Param("lr", .optional(.number), default: .nothing, help: "default 0.20 (ViT) or 0.25 (Swin)"),
                              Param("tau_scaling", .choice(TauScaling.allCases.map(\.rawValue)), default: .string("sqrt_pixels"),
                                    help: "how the TV target follows the image size (docs/synthesis.md)"),
+                             Param("tau_scale", .optional(.number), default: .nothing,
+                                   help: "the factor on U(2500, 3000) for τ, instead of `tau_scaling`'s"),
                              Param("real", .optional(.oneOf([.tensor, .object("imageset")])), default: .nothing),
                              Param("labels", .optional(.list), default: .nothing,
                                    help: "target classes, repeated to `images` (default: drawn uniformly)"),
