@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Plot", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Models", "Quantization", "Datasets", "Script", "Tensor", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "Models", "Datasets", "Tensor"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "Models", "Datasets", "Tensor", "CKernels"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "Runtime", "Models", "Datasets", "Tensor", "Plot", "Fuzz"], resources: [.copy("Corpus")]),
     ],
     swiftLanguageModes: [.v5]

@@ -207,8 +207,7 @@ static int gemm_u8s8(char tb, long m, long n, long k, const uint8_t *a, long lda
     }
     return 0;
   }
-  const int32_t co = 0;
-  return dnnl_gemm_u8s8s32('N', tb, 'F', m, n, k, 1.0f, a, lda, 0, b, ldb, 0, 0.0f, c, n, &co) == dnnl_success ? 0 : -2;
+  return ck_gemm_u8s8s32(tb, m, n, k, a, lda, b, ldb, c);
 }
 
 int ck_int8_attention_forward(const float *qkv, const float *bias, const float *mask, long nw, float *ctx, long n,

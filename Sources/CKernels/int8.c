@@ -44,6 +44,41 @@ void *ck_scratch(int slot, size_t bytes) {
   return scratch_slots[slot].p;
 }
 
+int ck_cpu_has_vnni(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni");
+}
+
+static int gemm_split_mode = -1;
+void ck_set_gemm_u8s8_split(int mode) { gemm_split_mode = mode; }
+
+int ck_gemm_u8s8s32(char transb, long m, long n, long k, const uint8_t *a, long lda, const int8_t *b, long ldb, int32_t *c) {
+  const int32_t co = 0;
+  const long rows = transb == 'T' ? n : k, cols = transb == 'T' ? k : n;
+  static int vnni = -1;
+  if (vnni < 0) vnni = ck_cpu_has_vnni();
+  int split = gemm_split_mode >= 0 ? gemm_split_mode : !vnni;
+  // Without VNNI, oneDNN multiplies u8·s8 byte pairs into a saturating s16 sum (vpmaddubsw):
+  // 2·255·(−128) does not fit, 2·255·(−64) does. Levels within [−64, 63] need no split.
+  if (split && gemm_split_mode < 0) {
+    split = 0;
+    for (long r = 0; r < rows && !split; r++)
+      for (long j = 0; j < cols; j++) if (b[r * ldb + j] < -64 || b[r * ldb + j] > 63) { split = 1; break; }
+  }
+  if (!split) return dnnl_gemm_u8s8s32('N', transb, 'F', m, n, k, 1.0f, a, lda, 0, b, ldb, 0, 0.0f, c, n, &co) == dnnl_success ? 0 : -2;
+  // b = 2·h + l with h = b >> 1 ∈ [−64, 63] (arithmetic shift) and l = b & 1, so a·b = 2·(a·h) + a·l.
+  int8_t *h = ck_scratch(CK_SCRATCH_GEMM_SPLIT + 0, (size_t)(rows * ldb));
+  int8_t *l = ck_scratch(CK_SCRATCH_GEMM_SPLIT + 1, (size_t)(rows * ldb));
+  int32_t *c2 = ck_scratch(CK_SCRATCH_GEMM_SPLIT + 2, (size_t)(m * n) * sizeof(int32_t));
+  if (!h || !l || !c2) return -1;
+  for (long r = 0; r < rows; r++)
+    for (long j = 0; j < cols; j++) { const int8_t v = b[r * ldb + j]; h[r * ldb + j] = (int8_t)(v >> 1); l[r * ldb + j] = (int8_t)(v & 1); }
+  if (dnnl_gemm_u8s8s32('N', transb, 'F', m, n, k, 1.0f, a, lda, 0, h, ldb, 0, 0.0f, c, n, &co) != dnnl_success) return -2;
+  if (dnnl_gemm_u8s8s32('N', transb, 'F', m, n, k, 1.0f, a, lda, 0, l, ldb, 0, 0.0f, c2, n, &co) != dnnl_success) return -2;
+  for (long i = 0; i < m * n; i++) c[i] = 2 * c[i] + c2[i];
+  return 0;
+}
+
 static int linear_block(int m, int n, int k, const float *x, float sa, float zero, float umax, int fractional,
                         const int8_t *t, const int32_t *tsum, const int32_t *offset_minus_zw, const float *out_scale,
                         const float *bias, float *y, float e_low, float e_high, const float *wt, const float *residual,
@@ -58,10 +93,9 @@ static int linear_block(int m, int n, int k, const float *x, float sa, float zer
   else ck_quantize_u8(x, (int64_t)m * k, sa, zero, umax, u);
   const int32_t za = (int32_t)zero;
   for (int j = 0; j < n; j++) zt[j] = za * tsum[j];
-  const int32_t co = 0;
   omp_set_num_threads(1);
   // acc = u · tᵀ, (m, k) × (n, k)ᵀ, row-major (oneDNN's gemm API is row-major).
-  if (dnnl_gemm_u8s8s32('N', 'T', 'F', m, n, k, 1.0f, u, k, 0, t, k, 0, 0.0f, acc, n, &co) != dnnl_success) return -2;
+  if (ck_gemm_u8s8s32('T', m, n, k, u, k, t, k, acc) != 0) return -2;
   for (int i = 0; i < m; i++) {
     // Σ_k (u − za)(q − zw) = u·t − za·Σt + (o − zw)·(Σu − k·za), with t = q − o.
     // In s32 so that the loop vectorizes: |terms| ≤ k·255·255, under 2^31 for k < 33 000.

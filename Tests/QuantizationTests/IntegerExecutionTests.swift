@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Tensor
 import Models
+import CKernels
 @testable import Quantization
 
 /// The integer path of a linear layer against its fake-quant path.
@@ -31,6 +32,27 @@ import Models
         let scale = fake.array.map(abs).max() ?? 1
         let worst = zip(fake.array, int8.array).map { abs($0 - $1) }.max() ?? 0
         #expect(worst <= 1e-5 * scale, "W\(bits)A\(bits): integer and fake products differ by \(worst) (values up to \(scale))")
+    }
+
+    /// The u8·s8 product with 8-bit levels, as oneDNN runs it on a CPU without VNNI (split into
+    /// two products on the levels' halves) and as this CPU runs it, against exact integer sums.
+    @Test(arguments: [Int32(1), -1])
+    func u8s8ProductIsExact(split: Int32) throws {
+        let (m, n, k) = (19, 23, 300)
+        var rng = RNG(seed: 5)
+        let a = (0..<m * k).map { _ in UInt8(rng.int(in: 0...255)) }
+        let b = (0..<n * k).map { _ in Int8(rng.int(in: -128...127)) }  // (n, k): the extremes saturate s16 pairs
+        var want = [Int32](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n { for p in 0..<k { want[i * n + j] += Int32(a[i * k + p]) * Int32(b[j * k + p]) } } }
+        var bN = [Int8](repeating: 0, count: k * n)  // the same matrix as (k, n)
+        for j in 0..<n { for p in 0..<k { bN[p * n + j] = b[j * k + p] } }
+        ck_set_gemm_u8s8_split(split)
+        defer { ck_set_gemm_u8s8_split(-1) }
+        var gotT = [Int32](repeating: 0, count: m * n), gotN = gotT
+        #expect(ck_gemm_u8s8s32(CChar(UInt8(ascii: "T")), m, n, k, a, k, b, k, &gotT) == 0)
+        #expect(ck_gemm_u8s8s32(CChar(UInt8(ascii: "N")), m, n, k, a, k, bN, n, &gotN) == 0)
+        #expect(gotT == want, "split \(split), b as (n, k): \(zip(gotT, want).filter { $0 != $1 }.count) sums differ")
+        #expect(gotN == want, "split \(split), b as (k, n): \(zip(gotN, want).filter { $0 != $1 }.count) sums differ")
     }
 
     /// A fractional input zero point (RepQ's folded z̃): still the fake-quant product, clamped

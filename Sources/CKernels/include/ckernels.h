@@ -111,11 +111,22 @@ enum {
   CK_SCRATCH_MLP_HIDDEN = 20,    // the integer MLP's hidden rows (Swift)
   CK_SCRATCH_BLOCK_QKV = 21,     // the integer attention block's qkv rows (Swift)
   CK_SCRATCH_BLOCK_CONTEXT = 22, // and its context rows (Swift)
-  CK_SCRATCH_SLOTS = 23
+  CK_SCRATCH_GEMM_SPLIT = 23,    // 3 slots: ck_gemm_u8s8s32's split operand and second product
+  CK_SCRATCH_SLOTS = 26
 };
 /// Scratch buffer `slot` (0 ≤ slot < CK_SCRATCH_SLOTS) of the calling thread, at least `bytes`
 /// long, kept and reused by later calls (NULL when memory runs out).
 void *ck_scratch(int slot, size_t bytes);
+/// c (m, n) = a · op(b) in s32, exactly: a (m, k) u8 with row stride lda, b s8 (n, k) when
+/// transb is 'T' or (k, n) when 'N', row stride ldb; c has row stride n. oneDNN's product, except
+/// that where the CPU has no VNNI instructions and b holds values outside [−64, 63] it runs as
+/// two products on b's halves (oneDNN then sums byte pairs in saturating 16 bits). Returns 0, or
+/// < 0 when oneDNN fails or memory runs out.
+int ck_gemm_u8s8s32(char transb, long m, long n, long k, const uint8_t *a, long lda, const int8_t *b, long ldb, int32_t *c);
+/// 1: ck_gemm_u8s8s32 always splits (as on a CPU without VNNI), 0: never, −1: by the CPU (default).
+void ck_set_gemm_u8s8_split(int mode);
+/// Whether the CPU has VNNI (AVX-512 VNNI or AVX-VNNI): u8·s8 dot products into s32 in one instruction.
+int ck_cpu_has_vnni(void);
 /// y (m, n) = out_scale[j] · (Σ_k (u[i,k] − za)(t[j,k] + o[j] − zw[j]) + c[i,j]) + bias[j], where
 /// u = the levels of the input x (m, k) (ck_quantize_u8 at scale sa, integer zero za = zero, clamped at
 /// umax; ck_quantize_u8_clamps when `fractional`), the stored weight levels are t = q − o (s8),
