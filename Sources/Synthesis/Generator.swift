@@ -59,6 +59,21 @@ public enum Synthesis {
     /// Clamps every channel of the images to the normalized image of [0, 1] (`lo`, `hi` per channel)
     /// and checks them: every step's images are checked, the last one's included, so a NaN step
     /// never returns. - x: (B, C, H, W), modified in place
+    /// PSAQ-ViT's TV target τ ~ U(2500, 3000) (for n₀ = 32×3×224×224 values), scaled to this batch by
+    /// `options.tauScale` or by the rule of `options.tauScaling`, resolved for the model.
+    /// - start: the N(0, 1) start (B, C, H, W)
+    static func tvTarget(start x: Tensor, options o: SynthesisOptions, info: ModelInfo, root: RNG) throws -> Float {
+        var trng = root.derive("tau")
+        let u = trng.uniform(2500, 3000)
+        if let scale = o.tauScale { return u * scale }
+        let ratio = Float(x.count) / Float(32 * 3 * 224 * 224)
+        switch o.tauScaling.resolved(normalizedPatchEmbedding: info.normalizedPatchEmbedding) {
+        case .pixels: return u * ratio
+        case .start: return u / 2750 * (try Losses.tvLoss(x).item)
+        case .sqrtPixels, .auto: return u * ratio.squareRoot()
+        }
+    }
+
     static func clampToImage(_ x: Tensor, lo: [Float], hi: [Float], iteration: Int) throws {
         let c = x.shape[1], plane = x.shape[2] * x.shape[3]
         for i in 0..<(x.shape[0] * c) {
@@ -130,10 +145,10 @@ public enum Synthesis {
 
         // The stages, in the order of their terms in the total (PSE, APA, SL or CE, MSR's regions,
         // TV) and of their rows in the forward batch. Each makes its draws now, fixed for the run.
-        let ratio = Float(count * c * h * w) / Float(32 * 3 * 224 * 224)
-        let pixelScale = o.tauScale ?? (o.tauScaling == .pixels ? ratio : ratio.squareRoot())
-        var trng = root.derive("tau")
-        let tau = o.tau ?? trng.uniform(2500, 3000) * pixelScale
+        // Images start as N(0, 1) in normalized space.
+        var irng = root.derive("init")
+        let x = Tensor.normal([count, c, h, w], rng: &irng)
+        let tau = try o.tau ?? tvTarget(start: x, options: o, info: info, root: root)
         draws.tau = tau
         var stages: [SynthesisStage] = []
         if o.method == .psaq { stages.append(PSEStage(classToken: info.classToken, prefixTokens: info.prefixTokens, weight: o.pseWeight)) }
@@ -145,9 +160,6 @@ public enum Synthesis {
         stages.append(TVStage(tau: tau, weight: o.tvWeight))
         let capture = stages.reduce(into: Capture()) { $0.formUnion($1.capture) }
 
-        // Images start as N(0, 1) in normalized space.
-        var irng = root.derive("init")
-        let x = Tensor.normal([count, c, h, w], rng: &irng)
         x.requiresGrad = true
         // Only the pixels are optimized: freezing the weights skips every weight-gradient GEMM
         // (about a third of the backward). Restored when synthesis ends, even on error.

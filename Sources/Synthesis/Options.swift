@@ -40,12 +40,25 @@ public struct SMIOptions {
     public func ratio(step k: Int) -> Float { pruneRatio[Swift.min(k, pruneRatio.count - 1)] }
 }
 
-/// How the TV target τ follows the image size (see `SynthesisOptions.tauScaling`).
+/// How the TV target τ follows the image size and the model (see `SynthesisOptions.tauScaling`).
+/// PSAQ-ViT draws τ ~ U(2500, 3000) for n₀ = 32×3×224×224 values.
 public enum TauScaling: String, CaseIterable, Codable {
-    /// τ·√(n/n₀): the same fraction of a noise image's TV at every size (default).
+    /// `start` for a model that normalizes its patch embedding (Swin), `sqrtPixels` otherwise (default).
+    case auto
+    /// τ·√(n/n₀): the same fraction (about 22 %) of the N(0, 1) start's TV at every size, so the TV
+    /// term smooths the images as PSAQ-ViT's does at 224×224.
     case sqrtPixels = "sqrt_pixels"
     /// τ·n/n₀: METHOD §2's literal reading.
     case pixels
+    /// τ/2750 times the TV of the N(0, 1) start: the term holds the batch near the start's total
+    /// variation instead of smoothing it. A model whose patch embedding ends in a LayerNorm cannot
+    /// see an image's contrast, so there the TV term is all that sets it (docs/synthesis.md, "τ").
+    case start
+
+    /// The rule `auto` stands for on a model with (or without) a normalized patch embedding.
+    public func resolved(normalizedPatchEmbedding: Bool) -> TauScaling {
+        self == .auto ? (normalizedPatchEmbedding ? .start : .sqrtPixels) : self
+    }
 }
 
 /// Which blocks APA aligns (METHOD §3: Σ_{l = L/2 … L}).
@@ -132,13 +145,15 @@ public struct SynthesisOptions {
     /// `tauScale` overrides the scale factor.
     public var tau: Float? = nil
     public var tauScale: Float? = nil
-    /// How τ follows the batch's pixel count n relative to 32×3×224×224 = n₀.
-    /// [decision] `.sqrtPixels` (√(n/n₀)) by default: TV is a sum of Frobenius norms, which grow
-    /// with √n, so this keeps τ at the same fraction of a noise image's TV at every size. METHOD
-    /// §2's literal `.pixels` (n/n₀) forces 32×32 images to be nearly constant (τ ≈ 19 against a
-    /// TV of about 1000 for the N(0, 1) start): measured on vit-t (epoch 1, 200 iterations), the
-    /// SARDFQ set then calibrates W4A4 to 12 % top-1 instead of 67–76 %. See docs/synthesis.md.
-    public var tauScaling: TauScaling = .sqrtPixels
+    /// How τ follows the batch's pixel count n relative to 32×3×224×224 = n₀, and the model.
+    /// [decision] `.auto`: `.sqrtPixels` (√(n/n₀)) on ViT/DeiT, where TV, a sum of Frobenius norms
+    /// growing with √n, keeps the same fraction of a noise image's TV at every size; `.start` on a
+    /// model with a normalized patch embedding (Swin), which cannot see contrast, so a smoothing
+    /// target leaves its images grey (recipes/study_tv_target.dfq). METHOD §2's literal `.pixels`
+    /// (n/n₀) forces 32×32 images to be nearly constant (τ ≈ 19 against a TV of about 1000 for the
+    /// N(0, 1) start): measured on vit-t (epoch 1, 200 iterations), the SARDFQ set then calibrates
+    /// W4A4 to 12 % top-1 instead of 67–76 %. See docs/synthesis.md, "τ".
+    public var tauScaling: TauScaling = .auto
     /// Maximum roll offset per round in pixels; nil means (15, 30) scaled by height/224, at least 1.
     public var jitter: [Int]? = nil
     /// Random horizontal flip with p = 0.5 each iteration.

@@ -22,9 +22,10 @@ enum StageFingerprint {
     /// Each configuration: a name, the model family and the options' changes from the default.
     static let configurations: [(String, String, (inout SynthesisOptions) -> Void)] = [
         ("psaq vit", "vit", { $0.method = .psaq }),
-        ("psaq swin", "swin", { $0.method = .psaq }),
+        // Swin's configurations pin the τ rule their fingerprints were recorded with (`auto` gives Swin `start`).
+        ("psaq swin", "swin", { $0.method = .psaq; $0.tauScaling = .sqrtPixels }),
         ("sardfq vit", "vit", { _ in }),
-        ("sardfq swin", "swin", { _ in }),
+        ("sardfq swin", "swin", { $0.tauScaling = .sqrtPixels }),
         ("sardfq vit, APA on the moved view", "vit", { $0.apaView = .moved }),
         ("sardfq vit, APA on the augmented view, fixed priors", "vit", { $0.apaView = .fixed }),
         ("sardfq vit, pooled regions", "vit", { $0.regionWeighting = .pooled }),
