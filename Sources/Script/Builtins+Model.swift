@@ -104,7 +104,7 @@ extension Builtins {
             guard k == 1 || k == 5 else { throw a.bad("k", "1 or 5 expected, got \(k)") }
             let d = try a.object("data", as: DatasetObject.self)
             let limit = a.isNone("limit") ? nil : try a.int("limit")
-            let acc = try d.accuracy({ x in try Interrupt.check(); return try m.forward(x) }, limit: limit)
+            let acc = try d.accuracy({ x in try Interrupt.check(); return try m.forward(x) }, limit: limit, context: a.interpreter.context)
             return .number(k == 5 ? (acc.top5 ?? acc.top1) : acc.top1)
         }
 

@@ -98,13 +98,13 @@ extension Builtins {
             var parts = [CacheKey.hash(m.visionModel.params.all), m.visionModel.architecture.json(), o0.summary, "\(count)", "\(seed)"]
             if let r = o.realImages { parts.append(CacheKey.hash(r)) }
             let key = CacheKey(kind: "synthesize", parts)
-            let cache = Cache.shared
-            if !a.interpreter.context.fresh, a.isNone("on_snapshot"), let d = cache.lookup(key: key) {
+            let cache = a.interpreter.context.cache
+            if !a.interpreter.context.fresh, a.isNone("on_snapshot"), let cache, let d = cache.lookup(key: key) {
                 do { return .object(ImageSetValue(try ImageSet.load(data: d, file: "cache \(key)"))) }
                 catch { cache.reject(key: key, reason: "\(error)") }
             }
-            let progress = Progress(total: [.psaq, .sardfq, .smi].contains(o.method) ? o.iterations : 1,
-                                    label: "synthesize \(o.method.rawValue)")
+            let progress = a.interpreter.context.progress(total: [.psaq, .sardfq, .smi].contains(o.method) ? o.iterations : 1,
+                                                          label: "synthesize \(o.method.rawValue)")
             defer { progress.finish() }
             var snapshotError: Error?
             let onSnap = a.isNone("on_snapshot") ? nil : try a.value("on_snapshot")
@@ -124,7 +124,7 @@ extension Builtins {
                 Interrupt.clear()
                 throw Interrupted()
             }
-            try? cache.store(key: key, data: set.data())
+            try? cache?.store(key: key, data: set.data())
             return .object(ImageSetValue(set))
         }
 

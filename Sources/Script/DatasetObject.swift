@@ -28,15 +28,15 @@ public final class DatasetObject: ScriptObject {
     }
     /// Top-1/top-5 of `classify` on the first `limit` images (a folder: `limit` images spread over
     /// its classes), decoding a folder batch by batch so a 50 000-image split never sits in memory.
-    /// Progress shows images per second (decoding and the model together).
-    public func accuracy(_ classify: (Tensor) throws -> Tensor, limit: Int?) throws -> (top1: Double, top5: Double?) {
+    /// Progress (through `context`) shows images per second (decoding and the model together).
+    public func accuracy(_ classify: (Tensor) throws -> Tensor, limit: Int?, context: RunContext) throws -> (top1: Double, top5: Double?) {
         let start = ProcessInfo.processInfo.systemUptime
         func rate(_ done: Int) -> [(String, Double)] {
             [("img/s", Double(done) / Swift.max(1e-9, ProcessInfo.processInfo.systemUptime - start))]
         }
         if let loaded {
             let total = Swift.min(limit ?? loaded.count, loaded.count), batch = 256
-            let progress = Progress(total: total, label: "accuracy")
+            let progress = context.progress(total: total, label: "accuracy")
             defer { progress.finish() }
             let a = try Evaluation.accuracy(of: classify, on: loaded, batchSize: batch, limit: limit) { b, _ in
                 let done = Swift.min(total, b * batch)
@@ -47,7 +47,7 @@ public final class DatasetObject: ScriptObject {
         let f = try limit.map { try folder!.strided($0) } ?? folder!
         var c1 = 0.0, c5 = 0.0, n = 0
         var top5 = true
-        let progress = Progress(total: f.count, label: "accuracy")
+        let progress = context.progress(total: f.count, label: "accuracy")
         defer { progress.finish() }
         try f.forEachBatch(size: 64) { batch in
             let a = try Evaluation.accuracy(of: classify, on: batch)
