@@ -44,7 +44,9 @@ public final class JupyterKernel: @unchecked Sendable {
     var isStopping: Bool { stateLock.lock(); defer { stateLock.unlock() }; return stopping }
     func stop() { stateLock.lock(); stopping = true; stateLock.unlock() }
 
-    /// Binds the five sockets named in `connectionFile`.
+    /// Binds the five sockets named in `connectionFile`. `context` is the interpreter's, with the
+    /// services its creator installed (`sardfq kernel` installs Runtime's cache, progress display
+    /// and provenance writer; the kernel routes progress to its cells through `progressLines`).
     public init(connectionFile: String, context runContext: RunContext = RunContext()) throws {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: connectionFile)) } catch {
@@ -74,8 +76,8 @@ public final class JupyterKernel: @unchecked Sendable {
 
     /// Serves until a shutdown request. Returns the exit status.
     public func run() -> Int32 {
-        Progress.reporter = { [unowned self] id, line, done in self.progress(id, line, done) }
-        defer { Progress.reporter = nil }
+        interpreter.context.progressLines = { [unowned self] id, line, done in self.progress(id, line, done) }
+        defer { interpreter.context.progressLines = nil }
         Thread.detachNewThread { [self] in
             while !isStopping {
                 guard let frames = try? heartbeat.receive(timeout: 0.2) else { continue }

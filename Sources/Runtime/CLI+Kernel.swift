@@ -25,7 +25,9 @@ extension CLI {
             crl_install_sigint(Interrupt.flag)  // a SIGINT (interrupt_mode "signal") stops the cell too
             Progress.enabled = true
             let k: JupyterKernel
-            do { k = try JupyterKernel(connectionFile: args[1]) } catch {
+            let ctx = RunContext()
+            ctx.installRuntimeServices()
+            do { k = try JupyterKernel(connectionFile: args[1], context: ctx) } catch {
                 eprint("sardfq kernel: \(error)")
                 return 1
             }

@@ -163,8 +163,7 @@ public enum CLI {
             notebook.record(.printed(text))
         })
         interp.onTopLevelStatement = { notebook.enter(line: $0.pos.line) }
-        Progress.summaries = { notebook.record(.progress($0)) }
-        defer { Progress.summaries = nil }
+        ctx.installRuntimeServices(summary: { notebook.record(.progress($0)) })
         var status: Int32 = 0
         do {
             try interp.run(program)

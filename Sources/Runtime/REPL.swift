@@ -14,6 +14,7 @@ public final class REPL {
     var entryCount = 0
 
     public init(context: RunContext = RunContext()) {
+        context.installRuntimeServices()
         interpreter = Interpreter(context: context)
         interactive = crl_isatty(0) != 0
         reader = interactive ? ReadlineReader(interpreter: interpreter) : PlainReader()

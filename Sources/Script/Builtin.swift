@@ -165,6 +165,33 @@ public final class Builtin {
     }
 }
 
+/// The documentation and parameters of one builtin, written beside the function that implements
+/// it; an area's table pairs each name with its spec and function (`Builtin("zeros", zerosSpec, zeros)`).
+public struct BuiltinSpec {
+    public let signature: String?
+    public let summary: String
+    public let help: String
+    /// Runnable example code; the test suite runs every example (with `# expect:` lines checked).
+    public let example: String
+    public let params: [Param]
+
+    public init(signature: String? = nil, summary: String, help: String = "", example: String, params: [Param]) {
+        self.signature = signature
+        self.summary = summary
+        self.help = help
+        self.example = example
+        self.params = params
+    }
+}
+
+extension Builtin {
+    /// One line of an area's table: the builtin `name`, its spec, and the function that runs it.
+    public convenience init(_ name: String, _ spec: BuiltinSpec, _ impl: @escaping (Args) throws -> Value) {
+        self.init(name: name, signature: spec.signature, summary: spec.summary, help: spec.help, example: spec.example,
+                  params: spec.params, impl: impl)
+    }
+}
+
 /// The checked arguments of one builtin call, by parameter name.
 public struct Args {
     public let builtin: Builtin
@@ -290,8 +317,8 @@ public func tensorFromValue(_ v: Value) throws -> Tensor {
     }
 }
 
-/// The builtin tables, one per area. Other areas add theirs with
-/// `Builtins.register(area: "model", [Builtin(name:…)])` from an installer listed in
+/// The builtin tables, one per area. Each area adds its table with
+/// `Builtins.register(area: "model", ModelArea.builtins)` from an installer listed in
 /// `Builtins.installers` (Builtins+Areas.swift).
 public enum Builtins {
     /// Areas in documentation order.

@@ -2,7 +2,8 @@ import Foundation
 import Plot
 
 /// Settings of one recipe run or REPL session that builtins can read: `--set` parameters, the
-/// `--quick` profile, the output folder, and what goes into provenance sidecars.
+/// `--quick` profile, the output folder, what goes into provenance sidecars, and the services
+/// (cache, progress, provenance writer) the front end installs (RunServices.swift).
 public final class RunContext {
     /// Values given with `--set name=value`, as text; `param(name, default)` types them.
     public var overrides: [String: String]
@@ -26,6 +27,16 @@ public final class RunContext {
     /// Told of every output written through `Output` (the run's notebook and the Jupyter kernel
     /// show them where they were written).
     public var wroteOutput: ((URL) -> Void)?
+    /// Where expensive results are kept (Runtime's on-disk `Cache`); nil computes every time.
+    public var cache: ResultCache?
+    /// Makes the report of long work (Runtime's `Progress`); nil reports nothing. Builtins call
+    /// `progress(total:label:)`.
+    public var makeProgress: ((_ total: Int, _ label: String) -> ProgressReport)?
+    /// Writes provenance sidecars beside outputs (Runtime's `Provenance`); nil writes none.
+    public var provenance: ProvenanceWriter?
+    /// Where progress reports go instead of stderr: (the report, its line with a bar, whether it is
+    /// the last). The Jupyter kernel shows each report as one updating output.
+    public var progressLines: ((ObjectIdentifier, String, Bool) -> Void)?
 
     public init(overrides: [String: String] = [:], quick: Bool = false, fresh: Bool = false,
                 outputDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Script
+import Runtime
 
 /// Runs `body` on a thread with a large stack: deeply nested (fuzzed) programs recurse in the
 /// parser and interpreter, and test-runner threads may have small stacks.
@@ -48,6 +49,7 @@ func runScript(_ source: String, name: String = "test.dfq", outDir: URL? = nil,
         var out = ""
         let ctx = RunContext(overrides: overrides,
                              outputDirectory: outDir ?? FileManager.default.temporaryDirectory)
+        ctx.installRuntimeServices()
         let interp = Interpreter(context: ctx) { out += $0 }
         interp.stepBudget = steps
         interp.timeBudget = seconds

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Script
+@testable import Runtime
 
 func tempDir(_ label: String) -> URL {
     let u = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
@@ -97,6 +98,7 @@ func tempDir(_ label: String) -> URL {
     let dir = tempDir("out")
     defer { try? FileManager.default.removeItem(at: dir) }
     let ctx = RunContext(overrides: ["iters": "5"], quick: true, outputDirectory: dir, recipePath: "recipes/x.dfq")
+    ctx.installRuntimeServices()
     ctx.parametersUsed = [("iters", .number(5))]
     ctx.recordSeed("synthesize", 42)
     let url = try Output.write(Data("hello\n".utf8), to: "sub/result.md", context: ctx)

@@ -1,21 +1,19 @@
 import Foundation
+import Script
 
 /// Progress of long work (synthesis iterations, calibration, evaluation).
 ///
 /// On a terminal it redraws one line: `label [#######.....] 70/100 ce=1.234 kl=0.01  0:07<0:03`.
 /// Otherwise (logs, CI) it prints a plain line at most every `interval` seconds, plus the last one.
+/// Builtins reach it through their run context (`context.progress(total:label:)`), where the front
+/// ends install it (`installRuntimeServices`).
 ///
 ///     let p = Progress(total: iters, label: "synthesize")
 ///     for i in 0..<iters { …; p.update(i + 1, terms: [("ce", ce), ("tv", tv)]) }
 ///     p.finish()
-public final class Progress {
+public final class Progress: ProgressReport {
     /// Set to false to silence every reporter (tests).
     nonisolated(unsafe) public static var enabled = true
-    /// Receives the plain summary line of every finished report (`sardfq run` puts it in the notebook).
-    nonisolated(unsafe) public static var summaries: ((String) -> Void)?
-    /// When set, reports go here instead of stderr, at most four a second: (the report, its line
-    /// with a bar, whether it is the last). The Jupyter kernel shows each as one updating output.
-    nonisolated(unsafe) public static var reporter: ((ObjectIdentifier, String, Bool) -> Void)?
 
     public let total: Int
     public let label: String
@@ -23,6 +21,11 @@ public final class Progress {
     let interval: Double
     let write: (String) -> Void
     let clock: () -> Double
+    /// When set, reports go here instead of stderr, at most four a second: (the report, its line
+    /// with a bar, whether it is the last). The Jupyter kernel shows each as one updating output.
+    let reporter: ((ObjectIdentifier, String, Bool) -> Void)?
+    /// Receives the plain summary line of the finished report (`sardfq run` puts it in the notebook).
+    let summary: ((String) -> Void)?
     let start: Double
     var lastDraw = -Double.infinity
     var lastCount = 0
@@ -32,13 +35,16 @@ public final class Progress {
     /// `output` defaults to stderr; `isTerminal` defaults to whether stderr is a terminal;
     /// `clock` is injectable for tests.
     public init(total: Int, label: String, interval: Double = 5, isTerminal: Bool? = nil,
-                output: ((String) -> Void)? = nil, clock: (() -> Double)? = nil) {
+                output: ((String) -> Void)? = nil, clock: (() -> Double)? = nil,
+                reporter: ((ObjectIdentifier, String, Bool) -> Void)? = nil, summary: ((String) -> Void)? = nil) {
         self.total = max(total, 1)
         self.label = label
         self.interval = interval
         self.isTerminal = isTerminal ?? (isatty(2) != 0)
         self.write = output ?? { Console.write(2, Data($0.utf8)) }
         self.clock = clock ?? { ProcessInfo.processInfo.systemUptime }
+        self.reporter = reporter
+        self.summary = summary
         self.start = self.clock()
         // Plain output waits one interval before the first line (short work prints only the last).
         self.lastDraw = self.isTerminal ? -Double.infinity : self.start
@@ -51,7 +57,7 @@ public final class Progress {
         lastTerms = terms
         let t = clock()
         let last = i >= total
-        if let report = Progress.reporter {
+        if let report = reporter {
             guard last || t - lastDraw >= 0.25 else { return }
             lastDraw = t
             report(ObjectIdentifier(self), line(i, terms: terms, now: t, bar: true), false)
@@ -72,10 +78,10 @@ public final class Progress {
     public func finish() {
         guard Progress.enabled, !finished else { return }
         finished = true
-        if let report = Progress.reporter {
+        if let report = reporter {
             report(ObjectIdentifier(self), line(lastCount, terms: lastTerms, now: clock(), bar: true), true)
         } else if isTerminal { write("\n") }
-        Progress.summaries?(line(lastCount, terms: lastTerms, now: clock(), bar: false))
+        summary?(line(lastCount, terms: lastTerms, now: clock(), bar: false))
     }
 
     /// The text of one report (public for tests).
