@@ -75,7 +75,7 @@ extension Builtins {
                                        help: "largest roll offset in pixels per round (default 15 and 30 scaled by height/224)"),
                                  Param("lr", .optional(.number), default: .nothing, help: "default 0.20 (ViT) or 0.25 (Swin)"),
                                  Param("tau_scaling", .choice(TauScaling.allCases.map(\.rawValue)), default: .string("auto"),
-                                       help: "how the TV target follows the image size and the model: \"auto\" (\"start\" where the patch embedding is normalized, as in Swin, else \"sqrt_pixels\"), \"sqrt_pixels\", \"pixels\" or \"start\" (docs/synthesis.md)"),
+                                       help: "how the TV target follows the image size and the model: \"auto\" (\"start\" on Swin, \"sqrt_pixels\" on ViT/DeiT), \"sqrt_pixels\", \"pixels\" or \"start\" (docs/synthesis.md)"),
                                  Param("tau_scale", .optional(.number), default: .nothing,
                                        help: "the factor on U(2500, 3000) for τ, instead of `tau_scaling`'s"),
                                  Param("real", .optional(.oneOf([.tensor, .object("imageset")])), default: .nothing),

@@ -67,7 +67,7 @@ public enum Synthesis {
         let u = trng.uniform(2500, 3000)
         if let scale = o.tauScale { return u * scale }
         let ratio = Float(x.count) / Float(32 * 3 * 224 * 224)
-        switch o.tauScaling.resolved(normalizedPatchEmbedding: info.normalizedPatchEmbedding) {
+        switch o.tauScaling.resolved(classToken: info.classToken) {
         case .pixels: return u * ratio
         case .start: return u / 2750 * (try Losses.tvLoss(x).item)
         case .sqrtPixels, .auto: return u * ratio.squareRoot()

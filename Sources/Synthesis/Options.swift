@@ -43,7 +43,8 @@ public struct SMIOptions {
 /// How the TV target τ follows the image size and the model (see `SynthesisOptions.tauScaling`).
 /// PSAQ-ViT draws τ ~ U(2500, 3000) for n₀ = 32×3×224×224 values.
 public enum TauScaling: String, CaseIterable, Codable {
-    /// `start` for a model that normalizes its patch embedding (Swin), `sqrtPixels` otherwise (default).
+    /// `start` on Swin, `sqrtPixels` on ViT/DeiT (default), each family's better rule in
+    /// recipes/study_tv_target.dfq, as α1 has one default per family.
     case auto
     /// τ·√(n/n₀): the same fraction (about 22 %) of the N(0, 1) start's TV at every size, so the TV
     /// term smooths the images as PSAQ-ViT's does at 224×224.
@@ -51,13 +52,12 @@ public enum TauScaling: String, CaseIterable, Codable {
     /// τ·n/n₀: METHOD §2's literal reading.
     case pixels
     /// τ/2750 times the TV of the N(0, 1) start: the term holds the batch near the start's total
-    /// variation instead of smoothing it. A model whose patch embedding ends in a LayerNorm cannot
-    /// see an image's contrast, so there the TV term is all that sets it (docs/synthesis.md, "τ").
+    /// variation instead of smoothing it (docs/synthesis.md, "τ").
     case start
 
-    /// The rule `auto` stands for on a model with (or without) a normalized patch embedding.
-    public func resolved(normalizedPatchEmbedding: Bool) -> TauScaling {
-        self == .auto ? (normalizedPatchEmbedding ? .start : .sqrtPixels) : self
+    /// The rule `auto` stands for on a model with (ViT/DeiT) or without (Swin) a class token.
+    public func resolved(classToken: Bool) -> TauScaling {
+        self == .auto ? (classToken ? .sqrtPixels : .start) : self
     }
 }
 
@@ -147,9 +147,9 @@ public struct SynthesisOptions {
     public var tauScale: Float? = nil
     /// How τ follows the batch's pixel count n relative to 32×3×224×224 = n₀, and the model.
     /// [decision] `.auto`: `.sqrtPixels` (√(n/n₀)) on ViT/DeiT, where TV, a sum of Frobenius norms
-    /// growing with √n, keeps the same fraction of a noise image's TV at every size; `.start` on a
-    /// model with a normalized patch embedding (Swin), which cannot see contrast, so a smoothing
-    /// target leaves its images grey (recipes/study_tv_target.dfq). METHOD §2's literal `.pixels`
+    /// growing with √n, keeps the same fraction of a noise image's TV at every size; `.start` on
+    /// Swin, where the smoothing target leaves every generator's images grey and their calibration
+    /// far below Gaussian noise (recipes/study_tv_target.dfq). METHOD §2's literal `.pixels`
     /// (n/n₀) forces 32×32 images to be nearly constant (τ ≈ 19 against a TV of about 1000 for the
     /// N(0, 1) start): measured on vit-t (epoch 1, 200 iterations), the SARDFQ set then calibrates
     /// W4A4 to 12 % top-1 instead of 67–76 %. See docs/synthesis.md, "τ".

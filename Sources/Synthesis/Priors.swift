@@ -26,16 +26,12 @@ public struct ModelInfo {
     public let inputShape: [Int]
     public let numClasses: Int
     public let blocks: [BlockInfo]
-    /// The patch embedding ends in a LayerNorm (timm's `patch_embed.norm`, Swin): each patch token is
-    /// normalized, so the model is nearly blind to the image's contrast.
-    public let normalizedPatchEmbedding: Bool
 
     public init(_ model: VisionModel) {
         let a = model.architecture
         family = a.family
         inputShape = a.inputShape
         numClasses = a.numClasses
-        normalizedPatchEmbedding = model.params.get("patch_embed.norm.weight") != nil
         switch a {
         case .vit(let c):
             classToken = true

@@ -42,6 +42,12 @@ import Runtime
     #expect(throws: Report.Failure.self) { try Report.generate(root: root) }
     try "@expect t.md: \"C\" \"top-1\" > \"A\" \"top-1\"\n".write(to: template, atomically: true, encoding: .utf8)
     #expect(throws: Report.Failure.self) { try Report.generate(root: root) }
+    // `rows "TEXT"` keeps the header and the data rows that contain TEXT; none is an error.
+    try "@table t.md rows \"B\"\n".write(to: template, atomically: true, encoding: .utf8)
+    let some = try Report.generate(root: root)
+    #expect(some.contains("| source | top-1 |") && some.contains("| B | 86.10 ± 0.30 |") && !some.contains("| A |"))
+    try "@table t.md rows \"C\"\n".write(to: template, atomically: true, encoding: .utf8)
+    #expect(throws: Report.Failure.self) { try Report.generate(root: root) }
 }
 
 /// Every `import` of a package target in Sources/ names a dependency Package.swift declares for

@@ -12,10 +12,8 @@ import Models
         return try #require(try Synthesis.generate(model: model, count: 2, seed: 3, options: o).draws.tau)
     }
 
-    @Test func autoHoldsTheStartsVariationOnlyWhereThePatchEmbeddingIsNormalized() throws {
+    @Test func autoIsStartOnSwinAndSqrtPixelsOnViT() throws {
         let swin = TinyModels.swin(), vit = TinyModels.vit()
-        #expect(ModelInfo(swin).normalizedPatchEmbedding)
-        #expect(!ModelInfo(vit).normalizedPatchEmbedding)
         #expect(try tau(swin) == (try tau(swin) { $0.tauScaling = .start }))
         #expect(try tau(vit) == (try tau(vit) { $0.tauScaling = .sqrtPixels }))
     }
