@@ -56,9 +56,6 @@ public enum Synthesis {
         return (try noGrad { try pool.indexSelect(axis: 0, indices: idx).copy() }, idx)
     }
 
-    /// Clamps every channel of the images to the normalized image of [0, 1] (`lo`, `hi` per channel)
-    /// and checks them: every step's images are checked, the last one's included, so a NaN step
-    /// never returns. - x: (B, C, H, W), modified in place
     /// PSAQ-ViT's TV target τ ~ U(2500, 3000) (for n₀ = 32×3×224×224 values), scaled to this batch by
     /// `options.tauScale` or by the rule of `options.tauScaling`, resolved for the model.
     /// - start: the N(0, 1) start (B, C, H, W)
@@ -74,6 +71,9 @@ public enum Synthesis {
         }
     }
 
+    /// Clamps every channel of the images to the normalized image of [0, 1] (`lo`, `hi` per channel)
+    /// and checks them: every step's images are checked, the last one's included, so a NaN step
+    /// never returns. - x: (B, C, H, W), modified in place
     static func clampToImage(_ x: Tensor, lo: [Float], hi: [Float], iteration: Int) throws {
         let c = x.shape[1], plane = x.shape[2] * x.shape[3]
         for i in 0..<(x.shape[0] * c) {
