@@ -15,16 +15,21 @@ public enum Execution: String, Sendable, CaseIterable {
 final class IntegerWeights: @unchecked Sendable {
     let n: Int, k: Int
     let levels: [Int8]
+    /// t = 2·high + low, made once where this CPU's u8·s8 product would saturate on t (no VNNI
+    /// and levels outside [−64, 63]; `ck_gemm_u8s8s32`), else nil.
+    let halves: (high: [Int8], low: [Int8])?
     let levelSums: [Int32]
     let offsetMinusZero: [Int32]
     /// Δw per output row.
     let scales: [Float]
-    /// (K, N): q − zw as floats, for the clamped elements of an input with a fractional zero point.
+    /// (K, N): q − zw as floats, for the clamped elements of an input with a fractional zero
+    /// point; empty for other inputs.
     let transposed: [Float]
 
     /// nil when the quantizer's levels are not integers the kernel can take (bits > 8, a
-    /// fractional zero point, per-channel along the input axis).
-    init?(_ w: Tensor, _ q: UniformQuantizer) {
+    /// fractional zero point, per-channel along the input axis). `fractionalInput`: the layer's
+    /// input has a fractional zero point (keeps `transposed`). - w: (N, K)
+    init?(_ w: Tensor, _ q: UniformQuantizer, fractionalInput: Bool) {
         guard w.rank == 2, q.bits <= 8, q.isCalibrated, q.granularity != .lastAxis else { return nil }
         let (n, k) = (w.shape[0], w.shape[1])
         let perRow = q.granularity == .rows
@@ -33,7 +38,7 @@ final class IntegerWeights: @unchecked Sendable {
         let o: Float = q.qmin < 0 ? 0 : Float(1 << (q.bits - 1))
         var levels = [Int8](repeating: 0, count: n * k), sums = [Int32](repeating: 0, count: n)
         var offsets = [Int32](repeating: 0, count: n), scales = [Float](repeating: 0, count: n)
-        var transposed = [Float](repeating: 0, count: n * k)
+        var transposed = [Float](repeating: 0, count: fractionalInput ? n * k : 0)
         let x = w.ptr  // tensors are dense row-major
         for j in 0..<n {
             let s = q.scales[perRow ? j : 0], z = q.zeroPoints[perRow ? j : 0]
@@ -43,13 +48,20 @@ final class IntegerWeights: @unchecked Sendable {
                 let level = Swift.min(q.qmax, Swift.max(q.qmin, (x[j * k + kk] / s).rounded(.toNearestOrEven) + z))
                 let t = Int32(level - o)
                 levels[j * k + kk] = Int8(t)
-                transposed[kk * n + j] = level - z
+                if fractionalInput { transposed[kk * n + j] = level - z }
                 sum += t
             }
             sums[j] = sum; offsets[j] = Int32(o - z); scales[j] = s
         }
         self.n = n; self.k = k; self.levels = levels; self.levelSums = sums; self.offsetMinusZero = offsets; self.scales = scales
         self.transposed = transposed
+        self.halves = ck_gemm_u8s8_splits() != 0 && ck_s8_needs_split(levels, n * k) != 0 ? Self.split(levels) : nil
+    }
+
+    private static func split(_ t: [Int8]) -> (high: [Int8], low: [Int8]) {
+        var high = [Int8](repeating: 0, count: t.count), low = [Int8](repeating: 0, count: t.count)
+        ck_s8_split(t, t.count, &high, &low)
+        return (high, low)
     }
 }
 
@@ -69,10 +81,21 @@ struct IntegerLinearPlan {
     /// y[rows] = (residual[rows] + b) + x[rows]·Wᵀ, or GELU(x[rows]·Wᵀ + b), one single-threaded
     /// call. - x: (rows, K), y and residual: (rows, N), row-major
     func run(rows: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, gelu: Bool) throws {
+        // The halves' pointers only where they exist: an empty array's buffer may still have an address.
+        let (high, low) = (weights.halves?.high ?? [], weights.halves?.low ?? [])
+        let split = weights.halves != nil
         let rc = weights.levels.withUnsafeBufferPointer { tb in
-            ck_int8_linear(Int32(rows), Int32(n), Int32(k), x, inputScale, zero, umax, fraction == nil ? 0 : 1,
-                           tb.baseAddress, weights.levelSums, weights.offsetMinusZero, outScale, bias?.ptr, y,
-                           -(fraction ?? 0), 1 - (fraction ?? 0), weights.transposed, residual, gelu ? 1 : 0)
+            high.withUnsafeBufferPointer { hb in
+                low.withUnsafeBufferPointer { lb in
+                    weights.transposed.withUnsafeBufferPointer { wt in
+                        ck_int8_linear(Int32(rows), Int32(n), Int32(k), x, inputScale, zero, umax, fraction == nil ? 0 : 1,
+                                       tb.baseAddress, split ? hb.baseAddress : nil, split ? lb.baseAddress : nil,
+                                       weights.levelSums, weights.offsetMinusZero, outScale, bias?.ptr, y,
+                                       -(fraction ?? 0), 1 - (fraction ?? 0), weights.transposed.isEmpty ? nil : wt.baseAddress,
+                                       residual, gelu ? 1 : 0)
+                    }
+                }
+            }
         }
         guard rc == 0 else { throw QuantError.argument("integer linear '\(layer)': oneDNN's u8·s8 product failed (\(rc))") }
     }
@@ -93,9 +116,9 @@ extension QuantHooks {
               let qa = quantizers[layer + ".input"] as? UniformQuantizer, qa.isCalibrated, qa.granularity == .tensor,
               qa.bits <= 8, qa.qmin == 0, let qw = quantizers[layer + ".weight"] as? UniformQuantizer,
               !floatSites.contains(layer + ".input"), !floatSites.contains(layer + ".weight"),
-              let iw = integerWeights(layer, weight, qw), iw.k < 33_000 else { return nil }  // s32 epilogue bound (int8.c)
-        let sa = qa.scales[0], z = qa.zeroPoints[0]
-        let za = z.rounded(.down), fractional = za != z
+              case let z = qa.zeroPoints[0], case let za = z.rounded(.down),
+              let iw = integerWeights(layer, weight, qw, fractionalInput: za != z), iw.k < 33_000 else { return nil }  // s32 epilogue bound (int8.c)
+        let sa = qa.scales[0], fractional = za != z
         return IntegerLinearPlan(layer: layer, weights: iw, bias: bias, inputScale: sa, zero: za,
                                  umax: fractional ? qa.qmax - 1 : qa.qmax, fraction: fractional ? z - za : nil,
                                  outScale: iw.scales.map { $0 * sa })
@@ -126,10 +149,10 @@ extension QuantHooks {
 
     /// The cached integer weights of a layer, made on first use (they depend on the weights and
     /// the weight quantizer, both frozen once `execution` is set).
-    func integerWeights(_ layer: String, _ w: Tensor, _ q: UniformQuantizer) -> IntegerWeights? {
+    func integerWeights(_ layer: String, _ w: Tensor, _ q: UniformQuantizer, fractionalInput: Bool) -> IntegerWeights? {
         integerLock.lock(); defer { integerLock.unlock() }
         if let cached = integerCache[layer] { return cached }
-        let made = IntegerWeights(w, q)
+        let made = IntegerWeights(w, q, fractionalInput: fractionalInput)
         integerCache[layer] = made
         return made
     }

@@ -34,6 +34,28 @@ import CKernels
         #expect(worst <= 1e-5 * scale, "W\(bits)A\(bits): integer and fake products differ by \(worst) (values up to \(scale))")
     }
 
+    /// A layer whose 8-bit weight levels are split once, when its integer weights are made, as on
+    /// a CPU without VNNI (forced here): the kept halves are used, and the product is unchanged.
+    @Test func splitWeightsGiveTheSameProduct() throws {
+        ck_set_gemm_u8s8_split(1)
+        defer { ck_set_gemm_u8s8_split(-1) }
+        let hooks = QuantHooks(config: QuantConfig(weightBits: 8, activationBits: 8))
+        var rng = RNG(seed: 5)
+        let x = Tensor.normal([41, 96], std: 1, rng: &rng), w = Tensor.normal([50, 96], std: 0.1, rng: &rng)
+        hooks.mode = .calibrate
+        _ = try noGrad { try hooks.input("l", x).linear(weight: hooks.weight("l", w), bias: nil) }
+        hooks.mode = .quantize
+        let fake = try noGrad { try hooks.input("l", x).linear(weight: hooks.weight("l", w), bias: nil) }
+        hooks.execution = .int8
+        let int8 = try #require(try noGrad { try hooks.integerLinear("l", x, weight: w, bias: nil, residual: nil, gelu: false) })
+        let kept = try #require(hooks.integerCache["l"] ?? nil)
+        let halves = try #require(kept.halves, "8-bit levels reach ±128, so they are split")
+        #expect(zip(kept.levels, zip(halves.high, halves.low)).allSatisfy { Int($0) == 2 * Int($1.0) + Int($1.1) })
+        let scale = fake.array.map(abs).max() ?? 1
+        let worst = zip(fake.array, int8.array).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 1e-5 * scale, "split weights: integer and fake products differ by \(worst) (values up to \(scale))")
+    }
+
     /// The u8·s8 product with 8-bit levels, as oneDNN runs it on a CPU without VNNI (split into
     /// two products on the levels' halves) and as this CPU runs it, against exact integer sums.
     @Test(arguments: [Int32(1), -1])

@@ -8,11 +8,13 @@ import Datasets
 /// Whole models in integers against their fake-quant path (docs/quantization.md, "Integer
 /// execution"), on every shipped model (1 024 Fashion-MNIST test images, calibrated on 32
 /// training images) and on a random-weight DeiT-Tiny/224: at W4A4 every logit agrees to within
-/// one quantization step at the output. At W8A8 that bound is not met (worst 1.7–2.9 steps on
-/// the shipped models): the fake path rounds its float products where the integer path is exact,
-/// an activation within that rounding of a level boundary lands on the other level, an 8-bit
-/// grid is 16 times finer so more of them flip, and the flips add up over the blocks. The test
-/// holds W8A8 to four steps and to the same top-1 on 99 % of the images.
+/// one quantization step at the output. At W8A8 that bound is below what the fake path itself
+/// holds to: computed with another float GEMM library (OpenBLAS instead of oneDNN) the same
+/// fake-quant model moves by more than one step (1.3–2.2 measured), because an activation within
+/// float rounding of a level boundary lands on the other level, an 8-bit grid is 16 times finer,
+/// and the flips add up over the blocks. The integer path, exact where the fake path rounds its
+/// dequantized values and products, lands 1.7–3.8 steps away; the test holds it to four steps and
+/// to the same top-1 on 99 % of the images, and shows the fake path's own spread beyond one step.
 @Suite(.serialized) struct IntegerModelTests {
     /// One quantization step at the output: how far a logit moves when every input of the head
     /// moves by one level of the head's input quantizer, Δ_in · max_j Σ_k |ŵ_jk| (ŵ the head's
@@ -26,19 +28,23 @@ import Datasets
         return (qa.scales.max() ?? 0) * (rowSums.max() ?? 0)
     }
 
-    /// The largest logit difference between the two paths, and the output step.
-    static func agreement(_ model: VisionModel, head: String, bits: Int, calib: Tensor, images: Tensor) throws -> (worst: Float, step: Float, sameTop1: Double) {
+    /// The largest logit difference between the two paths, the output step, the share of images
+    /// with the same top-1, and the largest difference between the fake path on oneDNN's and on
+    /// OpenBLAS's float GEMMs (the fake path's own spread).
+    static func agreement(_ model: VisionModel, head: String, bits: Int, calib: Tensor, images: Tensor) throws
+        -> (worst: Float, step: Float, sameTop1: Double, fakeSpread: Float) {
         for p in model.params.tensors { p.requiresGrad = false }
         let q = try quantize(model, w: bits, a: bits, calib: calib)
         let fake = try noGrad { try q.forward(images) }
+        let fakeOpenBLAS = try Parallel.withGemmLibrary("OpenBLAS") { try noGrad { try q.forward(images) } }
         q.hooks.execution = .int8
         let int8 = try noGrad { try q.forward(images) }
         q.hooks.execution = .fake
-        let worst = zip(fake.array, int8.array).map { abs($0 - $1) }.max() ?? .infinity
+        let largest = { (a: Tensor, b: Tensor) in zip(a.array, b.array).map { abs($0 - $1) }.max() ?? .infinity }
         let classes = fake.shape[1], rows = fake.shape[0]
         let top = { (t: Tensor, i: Int) in (0..<classes).max { t.ptr[i * classes + $0] < t.ptr[i * classes + $1] }! }
         let same = (0..<rows).filter { top(fake, $0) == top(int8, $0) }.count
-        return (worst, try outputStep(q, head: head), Double(same) / Double(rows))
+        return (largest(fake, int8), try outputStep(q, head: head), Double(same) / Double(rows), largest(fake, fakeOpenBLAS))
     }
 
     /// Output steps allowed: one at ≤ 4 bits, four at more (see the suite's comment).
@@ -54,6 +60,9 @@ import Datasets
         let r = try Self.agreement(model, head: name.hasPrefix("swin") ? "head.fc" : "head", bits: bits, calib: calib, images: images)
         #expect(r.worst <= Self.tolerance(bits) * r.step, "\(name) W\(bits)A\(bits): logits differ by up to \(r.worst), one output step is \(r.step)")
         #expect(r.sameTop1 >= 0.99, "\(name) W\(bits)A\(bits): top-1 agrees on \(r.sameTop1 * 100) % of 1024 images")
+        if bits == 8 {
+            #expect(r.fakeSpread > r.step, "\(name) W8A8: the fake path on two GEMM libraries differs by \(r.fakeSpread), under one output step \(r.step)")
+        }
     }
 
     @Test(arguments: [8, 4])

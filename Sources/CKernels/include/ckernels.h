@@ -123,6 +123,16 @@ void *ck_scratch(int slot, size_t bytes);
 /// two products on b's halves (oneDNN then sums byte pairs in saturating 16 bits). Returns 0, or
 /// < 0 when oneDNN fails or memory runs out.
 int ck_gemm_u8s8s32(char transb, long m, long n, long k, const uint8_t *a, long lda, const int8_t *b, long ldb, int32_t *c);
+/// The same product from b's halves made beforehand by ck_s8_split (b = 2·high + low): what
+/// ck_gemm_u8s8s32 runs when it splits, for operands split once and kept (a layer's weights).
+int ck_gemm_u8s8s32_halves(char transb, long m, long n, long k, const uint8_t *a, long lda, const int8_t *high,
+                           const int8_t *low, long ldb, int32_t *c);
+/// Whether u8·s8 products of levels outside [−64, 63] are split here (no VNNI, or forced).
+int ck_gemm_u8s8_splits(void);
+/// Whether any of count s8 values lies outside [−64, 63].
+int ck_s8_needs_split(const int8_t *b, long count);
+/// high[i] = b[i] >> 1 ∈ [−64, 63], low[i] = b[i] & 1, so that b = 2·high + low.
+void ck_s8_split(const int8_t *b, long count, int8_t *high, int8_t *low);
 /// 1: ck_gemm_u8s8s32 always splits (as on a CPU without VNNI), 0: never, −1: by the CPU (default).
 void ck_set_gemm_u8s8_split(int mode);
 /// Whether the CPU has VNNI (AVX-512 VNNI or AVX-VNNI): u8·s8 dot products into s32 in one instruction.
@@ -133,9 +143,11 @@ int ck_cpu_has_vnni(void);
 /// tsum[j] = Σ_k t[j,k], offset_minus_zw[j] = o[j] − zw[j]. c (a fractional input zero point
 /// only) = Σ_k e[i,k]·wt[k,j] with e = e_low or e_high where u was clamped below or above, wt
 /// (k, n) = q − zw as float. Then y += residual (m, n) when residual is not NULL, y = GELU(y) when
-/// gelu is set. t: (n, k) s8. Returns 0, or < 0 when oneDNN fails or memory runs out.
+/// gelu is set. t: (n, k) s8; t_high and t_low (or NULL): t split once by ck_s8_split, used
+/// where the product splits. Returns 0, or < 0 when oneDNN fails or memory runs out.
 int ck_int8_linear(int m, int n, int k, const float *x, float sa, float zero, float umax, int fractional,
-                   const int8_t *t, const int32_t *tsum, const int32_t *offset_minus_zw, const float *out_scale,
+                   const int8_t *t, const int8_t *t_high, const int8_t *t_low, const int32_t *tsum,
+                   const int32_t *offset_minus_zw, const float *out_scale,
                    const float *bias, float *y, float e_low, float e_high, const float *wt, const float *residual,
                    int gelu);
 
