@@ -18,7 +18,7 @@ public final class QuantizedModelObject: ScriptVisionModel {
     public var visionModel: VisionModel { quantized }
     public var typeName: String { "quantized model" }
     public var memberNames: [String] {
-        ["w", "a", "backend", "quantizers", "folds", "calibration_time", "reconstruction_time", "reconstruction", "enabled"]
+        ["w", "a", "backend", "quantizers", "folds", "calibration_time", "reconstruction_time", "reconstruction", "enabled", "execute"]
     }
 
     public func member(_ name: String) throws -> Value? {
@@ -36,6 +36,7 @@ public final class QuantizedModelObject: ScriptVisionModel {
                 .record(RecordRef([("block", .string(r.block)), ("before", .number(Double(r.before))), ("after", .number(Double(r.after)))]))
             })
         case "enabled": return .bool(q.isEnabled)
+        case "execute": return .string(q.hooks.execution.rawValue)
         default: return nil
         }
     }
@@ -46,6 +47,6 @@ public final class QuantizedModelObject: ScriptVisionModel {
         var s = "quantized model \(q.config.label) of \(source): \(q.hooks.quantizers.count) quantizers, \(q.folds.count) RepQ folds, "
             + "calibrated on \(n) images in \(String(format: "%.2f", q.calibrationSeconds)) s"
         if !q.reconstruction.isEmpty { s += ", reconstructed \(q.reconstruction.count) blocks in \(String(format: "%.1f", q.reconstructionSeconds)) s" }
-        return s
+        return s + (q.hooks.execution == .int8 ? "; runs in integer products" : "; runs in fake quantization")
     }
 }

@@ -13,7 +13,7 @@ func integerAndFakeQuantAgreeOnTheShippedModels() throws {
       let test = dataset("fashion-mnist", split: "test", model: net)
       let calib = sample(dataset("fashion-mnist", split: "train", model: net, limit: 2000), 32, seed: 0)
       for bits in [8, 4] {
-        let f = quantize(net, w: bits, a: bits, calib: calib)
+        let f = quantize(net, w: bits, a: bits, calib: calib, execute: "fake")
         let i = quantize(net, w: bits, a: bits, calib: calib, execute: "int8")
         print("{name} {bits} {accuracy(f, test)} {accuracy(i, test)}")
       }
