@@ -90,7 +90,7 @@ int ck_gemm_u8s8s32(char transb, long m, long n, long k, const uint8_t *a, long 
   // 2·255·(−128) does not fit, 2·255·(−64) does. Levels within [−64, 63] need no split.
   // The scan and the split run over the operand's span, padding between rows included.
   const long span = rows > 0 ? (rows - 1) * ldb + cols : 0;
-  const int split = gemm_split_mode >= 0 ? gemm_split_mode : (ck_gemm_u8s8_splits() && ck_s8_needs_split(b, span));
+  const int split = ck_gemm_u8s8_splits() && (gemm_split_mode == 1 || ck_s8_needs_split(b, span));
   if (!split) return dnnl_gemm_u8s8s32('N', transb, 'F', m, n, k, 1.0f, a, lda, 0, b, ldb, 0, 0.0f, c, n, &co) == dnnl_success ? 0 : -2;
   int8_t *h = ck_scratch(CK_SCRATCH_GEMM_SPLIT + 0, (size_t)span + 1);
   int8_t *l = ck_scratch(CK_SCRATCH_GEMM_SPLIT + 1, (size_t)span + 1);

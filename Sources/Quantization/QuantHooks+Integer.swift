@@ -58,6 +58,13 @@ final class IntegerWeights: @unchecked Sendable {
         self.halves = ck_gemm_u8s8_splits() != 0 && ck_s8_needs_split(levels, n * k) != 0 ? Self.split(levels) : nil
     }
 
+    /// `body` with the halves' addresses, or nil for both where the levels are not split (an
+    /// empty array's buffer may still have an address, so nil is passed explicitly).
+    func withHalves<R>(_ body: (UnsafePointer<Int8>?, UnsafePointer<Int8>?) -> R) -> R {
+        guard let halves else { return body(nil, nil) }
+        return halves.high.withUnsafeBufferPointer { h in halves.low.withUnsafeBufferPointer { l in body(h.baseAddress, l.baseAddress) } }
+    }
+
     private static func split(_ t: [Int8]) -> (high: [Int8], low: [Int8]) {
         var high = [Int8](repeating: 0, count: t.count), low = [Int8](repeating: 0, count: t.count)
         ck_s8_split(t, t.count, &high, &low)
@@ -81,21 +88,10 @@ struct IntegerLinearPlan {
     /// y[rows] = (residual[rows] + b) + x[rows]·Wᵀ, or GELU(x[rows]·Wᵀ + b), one single-threaded
     /// call. - x: (rows, K), y and residual: (rows, N), row-major
     func run(rows: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, gelu: Bool) throws {
-        // The halves' pointers only where they exist: an empty array's buffer may still have an address.
-        let (high, low) = (weights.halves?.high ?? [], weights.halves?.low ?? [])
-        let split = weights.halves != nil
-        let rc = weights.levels.withUnsafeBufferPointer { tb in
-            high.withUnsafeBufferPointer { hb in
-                low.withUnsafeBufferPointer { lb in
-                    weights.transposed.withUnsafeBufferPointer { wt in
-                        ck_int8_linear(Int32(rows), Int32(n), Int32(k), x, inputScale, zero, umax, fraction == nil ? 0 : 1,
-                                       tb.baseAddress, split ? hb.baseAddress : nil, split ? lb.baseAddress : nil,
-                                       weights.levelSums, weights.offsetMinusZero, outScale, bias?.ptr, y,
-                                       -(fraction ?? 0), 1 - (fraction ?? 0), weights.transposed.isEmpty ? nil : wt.baseAddress,
-                                       residual, gelu ? 1 : 0)
-                    }
-                }
-            }
+        let rc = weights.withHalves { high, low in
+            ck_int8_linear(Int32(rows), Int32(n), Int32(k), x, inputScale, zero, umax, fraction == nil ? 0 : 1,
+                           weights.levels, high, low, weights.levelSums, weights.offsetMinusZero, outScale, bias?.ptr, y,
+                           -(fraction ?? 0), 1 - (fraction ?? 0), weights.transposed, residual, gelu ? 1 : 0)
         }
         guard rc == 0 else { throw QuantError.argument("integer linear '\(layer)': oneDNN's u8·s8 product failed (\(rc))") }
     }

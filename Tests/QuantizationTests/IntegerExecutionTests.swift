@@ -7,8 +7,9 @@ import CKernels
 
 /// The integer path of a linear layer against its fake-quant path.
 @Suite struct IntegerExecutionTests {
-    /// One linear layer, input (m, k) and weight (n, k) drawn at random, quantized both ways.
-    func layer(bits: Int, inputZero: Float?, m: Int = 37, k: Int = 96, n: Int = 50) throws -> (fake: Tensor, int8: Tensor, step: Float) {
+    /// One linear layer, input (m, k) and weight (n, k) drawn at random, quantized both ways (and
+    /// the hooks that hold its integer weights).
+    func layer(bits: Int, inputZero: Float?, m: Int = 37, k: Int = 96, n: Int = 50) throws -> (fake: Tensor, int8: Tensor, step: Float, hooks: QuantHooks) {
         var rng = RNG(seed: UInt64(bits * 10 + (inputZero == nil ? 0 : 1)))
         let x = Tensor.normal([m, k], std: 1, rng: &rng), w = Tensor.normal([n, k], std: 0.1, rng: &rng)
         let bias = Tensor.normal([n], std: 0.1, rng: &rng)
@@ -23,12 +24,12 @@ import CKernels
         let int8 = try #require(try noGrad { try hooks.integerLinear("l", x, weight: w, bias: bias, residual: nil, gelu: false) }, "the layer takes the integer path")
         let qw = try #require(hooks.quantizers["l.weight"] as? UniformQuantizer)
         // One output step: one input level times the largest weight row's absolute sum of levels.
-        return (fake, int8, qa.scales[0] * (qw.scales.max() ?? 0) * Float(k))
+        return (fake, int8, qa.scales[0] * (qw.scales.max() ?? 0) * Float(k), hooks)
     }
 
     @Test(arguments: [8, 6, 4, 3])
     func integerLinearEqualsFakeQuant(bits: Int) throws {
-        let (fake, int8, _) = try layer(bits: bits, inputZero: nil)
+        let (fake, int8, _, _) = try layer(bits: bits, inputZero: nil)
         let scale = fake.array.map(abs).max() ?? 1
         let worst = zip(fake.array, int8.array).map { abs($0 - $1) }.max() ?? 0
         #expect(worst <= 1e-5 * scale, "W\(bits)A\(bits): integer and fake products differ by \(worst) (values up to \(scale))")
@@ -39,15 +40,7 @@ import CKernels
     @Test func splitWeightsGiveTheSameProduct() throws {
         ck_set_gemm_u8s8_split(1)
         defer { ck_set_gemm_u8s8_split(-1) }
-        let hooks = QuantHooks(config: QuantConfig(weightBits: 8, activationBits: 8))
-        var rng = RNG(seed: 5)
-        let x = Tensor.normal([41, 96], std: 1, rng: &rng), w = Tensor.normal([50, 96], std: 0.1, rng: &rng)
-        hooks.mode = .calibrate
-        _ = try noGrad { try hooks.input("l", x).linear(weight: hooks.weight("l", w), bias: nil) }
-        hooks.mode = .quantize
-        let fake = try noGrad { try hooks.input("l", x).linear(weight: hooks.weight("l", w), bias: nil) }
-        hooks.execution = .int8
-        let int8 = try #require(try noGrad { try hooks.integerLinear("l", x, weight: w, bias: nil, residual: nil, gelu: false) })
+        let (fake, int8, _, hooks) = try layer(bits: 8, inputZero: nil)
         let kept = try #require(hooks.integerCache["l"] ?? nil)
         let halves = try #require(kept.halves, "8-bit levels reach ±128, so they are split")
         #expect(zip(kept.levels, zip(halves.high, halves.low)).allSatisfy { Int($0) == 2 * Int($1.0) + Int($1.1) })
@@ -81,7 +74,7 @@ import CKernels
     /// elements included.
     @Test(arguments: [Float(7.4), 2.5, 0.3])
     func fractionalZeroPointIsExact(zero: Float) throws {
-        let (fake, int8, _) = try layer(bits: 4, inputZero: zero)
+        let (fake, int8, _, _) = try layer(bits: 4, inputZero: zero)
         let scale = fake.array.map(abs).max() ?? 1
         let worst = zip(fake.array, int8.array).map { abs($0 - $1) }.max() ?? 0
         #expect(worst <= 1e-5 * scale, "z = \(zero): \(worst) of \(scale)")
