@@ -24,6 +24,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -70,6 +71,12 @@ static void run_chunks(uint64_t gen) {
 }
 
 static void *worker_main(void *arg) {
+  // Workers never take SIGINT: a signal handled inside oneDNN's JIT sgemm, which points rsp into
+  // the heap, corrupts the heap (CLI.start(commandThread:) has the story).
+  sigset_t sigint;
+  sigemptyset(&sigint);
+  sigaddset(&sigint, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigint, NULL);
   if (pinned) {
     cpu_set_t one;
     CPU_ZERO(&one);

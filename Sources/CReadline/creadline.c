@@ -88,7 +88,7 @@ static int cancel_line(void) {
 }
 
 // Reads one byte; on Ctrl-C empties the line and ends it. Polls with a timeout instead of relying
-// on EINTR, because the signal may be delivered to another thread of the process.
+// on EINTR, because SIGINT is taken by the main thread, not this one (crl_block_sigint).
 static int getc_interruptible(FILE *stream) {
     int fd = fileno(stream);
     for (;;) {
@@ -167,18 +167,20 @@ static void on_sigint(int sig) {
 }
 
 void crl_install_sigint(int32_t *flag) {
-    interrupt_flag = flag;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: a blocking read returns EINTR so readline can cancel the line
-    sigaction(SIGINT, &sa, NULL);
-    // A parent may have started us with SIGINT blocked (the mask survives exec): unblock it.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+  interrupt_flag = flag;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;  // nothing waits for EINTR: readers poll the flag (getc_interruptible)
+  sigaction(SIGINT, &sa, NULL);
+}
+
+void crl_block_sigint(int blocked) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
 }
 
 int crl_isatty(int fd) { return isatty(fd); }

@@ -45,8 +45,10 @@ public final class Subprocess: @unchecked Sendable {
     private let lock = NSLock()
 
     /// Starts `executable` (a path) with `arguments`; the environment is this process's unless given.
+    /// The child starts as from a shell: signals at their default actions and none blocked but
+    /// `blockedSignals` (not the mask of the thread that spawns it, which may block SIGINT).
     public init(_ executable: String, _ arguments: [String] = [], directory: String? = nil,
-                environment: [String: String]? = nil,
+                environment: [String: String]? = nil, blockedSignals: [Int32] = [],
                 stdin: Stream = .null, stdout: Stream = .pipe, stderr: Stream = .pipe) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -83,8 +85,19 @@ public final class Subprocess: @unchecked Sendable {
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
         defer { for p in argv + envp { free(p) } }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var mask = sigset_t(), defaults = sigset_t()
+        sigemptyset(&mask)
+        for signal in blockedSignals { sigaddset(&mask, signal) }
+        sigemptyset(&defaults)
+        for signal in [SIGINT, SIGQUIT, SIGPIPE, SIGTERM, SIGHUP, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigmask(&attributes, &mask)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var child: pid_t = 0
-        let rc = posix_spawn(&child, executable, &actions, nil, argv, envp)
+        let rc = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
         for fd in childEnds { close(fd) }
         guard rc == 0 else {
             for fd in parentEnds { close(fd) }

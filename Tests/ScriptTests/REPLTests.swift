@@ -15,8 +15,10 @@ final class PTYSession: @unchecked Sendable {
         env["HOME"] = home.path
         env["SARDFQ_HISTORY"] = home.appendingPathComponent("history").path
         env["INPUTRC"] = "/dev/null"
+        // Started with SIGINT blocked, as test runners start their children: Ctrl-C must still be
+        // taken on the REPL's waiting main thread (CLI.start(commandThread:)), never on one inside a GEMM.
         process = try Subprocess("/usr/bin/script", ["-qfec", "'\(binary.path)'", "/dev/null"], directory: home.path,
-                                 environment: env, stdin: .pipe, stdout: .pipe, stderr: .output)
+                                 environment: env, blockedSignals: [SIGINT], stdin: .pipe, stdout: .pipe, stderr: .output)
         let fd = process.outputFD!
         // Reads the terminal until it closes (the session ended).
         Thread.detachNewThread { [self] in

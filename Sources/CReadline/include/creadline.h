@@ -19,8 +19,11 @@ void crl_add_history(const char *line);
 /// Appends the entries typed since the REPL started to the history file (keeps the last 2000 lines).
 void crl_save_history(void);
 
-/// Installs a SIGINT handler (no SA_RESTART) that sets *flag = 1 instead of killing the process.
+/// Installs a SIGINT handler that sets *flag = 1 instead of killing the process.
 void crl_install_sigint(int32_t *flag);
+
+/// Blocks (1) or unblocks (0) SIGINT on the calling thread; threads it starts afterwards inherit that.
+void crl_block_sigint(int blocked);
 
 /// 1 if the file descriptor is a terminal.
 int crl_isatty(int fd);
