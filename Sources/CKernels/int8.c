@@ -49,16 +49,16 @@ int ck_cpu_has_vnni(void) {
   return __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni");
 }
 
-static int gemm_split_mode = -1;
-void ck_set_gemm_u8s8_split(int mode) { gemm_split_mode = mode; }
+static int gemm_widen_mode = -1;
+void ck_set_gemm_u8s8_widen(int mode) { gemm_widen_mode = mode; }
 
-int ck_gemm_u8s8_splits(void) {
+int ck_gemm_u8s8_widens(void) {
   static int vnni = -1;
   if (vnni < 0) vnni = ck_cpu_has_vnni();
-  return gemm_split_mode >= 0 ? gemm_split_mode : !vnni;
+  return gemm_widen_mode >= 0 ? gemm_widen_mode : !vnni;
 }
 
-int ck_s8_needs_split(const int8_t *b, long count) {
+int ck_s8_saturates_pairs(const int8_t *b, long count) {
   // A min/max reduction without an early exit, so that it vectorizes (32 bytes a step): the
   // operands that fit must be read whole anyway.
   int8_t lo = 0, hi = 0;
@@ -66,41 +66,23 @@ int ck_s8_needs_split(const int8_t *b, long count) {
   return lo < -64 || hi > 63;
 }
 
-void ck_s8_split(const int8_t *b, long count, int8_t *high, int8_t *low) {
-  // b = 2·h + l with h = b >> 1 ∈ [−64, 63] (arithmetic shift) and l = b & 1.
-  for (long i = 0; i < count; i++) { high[i] = (int8_t)(b[i] >> 1); low[i] = (int8_t)(b[i] & 1); }
-}
-
-int ck_gemm_u8s8s32_halves(char transb, long m, long n, long k, const uint8_t *a, long lda, const int8_t *high,
-                           const int8_t *low, long ldb, int32_t *c) {
-  // a·b = 2·(a·h) + a·l, each product free of 16-bit saturation.
-  const int32_t co = 0;
-  int32_t *c2 = ck_scratch(CK_SCRATCH_GEMM_SPLIT + 2, (size_t)(m * n) * sizeof(int32_t));
-  if (!c2) return -1;
-  if (dnnl_gemm_u8s8s32('N', transb, 'F', m, n, k, 1.0f, a, lda, 0, high, ldb, 0, 0.0f, c, n, &co) != dnnl_success) return -2;
-  if (dnnl_gemm_u8s8s32('N', transb, 'F', m, n, k, 1.0f, a, lda, 0, low, ldb, 0, 0.0f, c2, n, &co) != dnnl_success) return -2;
-  for (long i = 0; i < m * n; i++) c[i] = 2 * c[i] + c2[i];
-  return 0;
-}
-
 int ck_gemm_u8s8s32(char transb, long m, long n, long k, const uint8_t *a, long lda, const int8_t *b, long ldb, int32_t *c) {
   const int32_t co = 0;
   const long rows = transb == 'T' ? n : k, cols = transb == 'T' ? k : n;
   // Without VNNI, oneDNN multiplies u8·s8 byte pairs into a saturating s16 sum (vpmaddubsw):
-  // 2·255·(−128) does not fit, 2·255·(−64) does. Levels within [−64, 63] need no split.
-  // The scan and the split run over the operand's span, padding between rows included.
+  // 2·255·(−128) does not fit, 2·255·(−64) does. Levels within [−64, 63] need no widening.
+  // The scan runs over the operand's span, padding between rows included.
   const long span = rows > 0 ? (rows - 1) * ldb + cols : 0;
-  const int split = ck_gemm_u8s8_splits() && (gemm_split_mode == 1 || ck_s8_needs_split(b, span));
-  if (!split) return dnnl_gemm_u8s8s32('N', transb, 'F', m, n, k, 1.0f, a, lda, 0, b, ldb, 0, 0.0f, c, n, &co) == dnnl_success ? 0 : -2;
-  int8_t *h = ck_scratch(CK_SCRATCH_GEMM_SPLIT + 0, (size_t)span + 1);
-  int8_t *l = ck_scratch(CK_SCRATCH_GEMM_SPLIT + 1, (size_t)span + 1);
-  if (!h || !l) return -1;
-  ck_s8_split(b, span, h, l);
-  return ck_gemm_u8s8s32_halves(transb, m, n, k, a, lda, h, l, ldb, c);
+  const int widen = ck_gemm_u8s8_widens() && (gemm_widen_mode == 1 || ck_s8_saturates_pairs(b, span));
+  if (!widen) return dnnl_gemm_u8s8s32('N', transb, 'F', m, n, k, 1.0f, a, lda, 0, b, ldb, 0, 0.0f, c, n, &co) == dnnl_success ? 0 : -2;
+  int16_t *packed = ck_scratch(CK_SCRATCH_GEMM_WIDE + 0, (size_t)ck_s16_packed_count(n, k) * sizeof(int16_t));
+  if (!packed) return -1;
+  ck_s16_pack(transb, n, k, b, ldb, packed);
+  return ck_gemm_u8s16(m, n, k, a, lda, packed, c);
 }
 
 static int linear_block(int m, int n, int k, const float *x, float sa, float zero, float umax, int fractional,
-                        const int8_t *t, const int8_t *t_high, const int8_t *t_low, const int32_t *tsum,
+                        const int8_t *t, const int16_t *t_wide, const int32_t *tsum,
                         const int32_t *offset_minus_zw, const float *out_scale,
                         const float *bias, float *y, float e_low, float e_high, const float *wt, const float *residual,
                         int gelu) {
@@ -116,8 +98,7 @@ static int linear_block(int m, int n, int k, const float *x, float sa, float zer
   for (int j = 0; j < n; j++) zt[j] = za * tsum[j];
   omp_set_num_threads(1);
   // acc = u · tᵀ, (m, k) × (n, k)ᵀ, row-major (oneDNN's gemm API is row-major).
-  const int rc = t_high && t_low && ck_gemm_u8s8_splits() ? ck_gemm_u8s8s32_halves('T', m, n, k, u, k, t_high, t_low, k, acc)
-                                                          : ck_gemm_u8s8s32('T', m, n, k, u, k, t, k, acc);
+  const int rc = t_wide && ck_gemm_u8s8_widens() ? ck_gemm_u8s16(m, n, k, u, k, t_wide, acc) : ck_gemm_u8s8s32('T', m, n, k, u, k, t, k, acc);
   if (rc != 0) return rc;
   for (int i = 0; i < m; i++) {
     // Σ_k (u − za)(q − zw) = u·t − za·Σt + (o − zw)·(Σu − k·za), with t = q − o.
@@ -162,7 +143,7 @@ static int linear_block(int m, int n, int k, const float *x, float sa, float zer
 }
 
 int ck_int8_linear(int m, int n, int k, const float *x, float sa, float zero, float umax, int fractional,
-                   const int8_t *t, const int8_t *t_high, const int8_t *t_low, const int32_t *tsum,
+                   const int8_t *t, const int16_t *t_wide, const int32_t *tsum,
                    const int32_t *offset_minus_zw, const float *out_scale,
                    const float *bias, float *y, float e_low, float e_high, const float *wt, const float *residual,
                    int gelu) {
@@ -171,7 +152,7 @@ int ck_int8_linear(int m, int n, int k, const float *x, float sa, float zero, fl
   const int block = n > 0 && 131072 / n > 32 ? 131072 / n : 32;
   for (int r = 0; r < m; r += block) {
     const int rows = m - r < block ? m - r : block;
-    const int rc = linear_block(rows, n, k, x + (size_t)r * k, sa, zero, umax, fractional, t, t_high, t_low, tsum, offset_minus_zw,
+    const int rc = linear_block(rows, n, k, x + (size_t)r * k, sa, zero, umax, fractional, t, t_wide, tsum, offset_minus_zw,
                                 out_scale, bias, y + (size_t)r * n, e_low, e_high, wt, residual ? residual + (size_t)r * n : NULL, gelu);
     if (rc) return rc;
   }

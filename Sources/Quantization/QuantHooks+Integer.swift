@@ -15,9 +15,9 @@ public enum Execution: String, Sendable, CaseIterable {
 final class IntegerWeights: @unchecked Sendable {
     let n: Int, k: Int
     let levels: [Int8]
-    /// t = 2·high + low, made once where this CPU's u8·s8 product would saturate on t (no VNNI
-    /// and levels outside [−64, 63]; `ck_gemm_u8s8s32`), else nil.
-    let halves: (high: [Int8], low: [Int8])?
+    /// t widened to s16 and packed for `ck_gemm_u8s16`, made once where this CPU's u8·s8 product
+    /// would saturate on t (no VNNI and levels outside [−64, 63]; `ck_gemm_u8s8s32`), else nil.
+    let widened: [Int16]?
     let levelSums: [Int32]
     let offsetMinusZero: [Int32]
     /// Δw per output row.
@@ -55,20 +55,20 @@ final class IntegerWeights: @unchecked Sendable {
         }
         self.n = n; self.k = k; self.levels = levels; self.levelSums = sums; self.offsetMinusZero = offsets; self.scales = scales
         self.transposed = transposed
-        self.halves = ck_gemm_u8s8_splits() != 0 && ck_s8_needs_split(levels, n * k) != 0 ? Self.split(levels) : nil
+        if ck_gemm_u8s8_widens() != 0 && ck_s8_saturates_pairs(levels, n * k) != 0 {
+            var packed = [Int16](repeating: 0, count: ck_s16_packed_count(n, k))
+            ck_s16_pack(CChar(UInt8(ascii: "T")), n, k, levels, k, &packed)
+            self.widened = packed
+        } else {
+            self.widened = nil
+        }
     }
 
-    /// `body` with the halves' addresses, or nil for both where the levels are not split (an
-    /// empty array's buffer may still have an address, so nil is passed explicitly).
-    func withHalves<R>(_ body: (UnsafePointer<Int8>?, UnsafePointer<Int8>?) -> R) -> R {
-        guard let halves else { return body(nil, nil) }
-        return halves.high.withUnsafeBufferPointer { h in halves.low.withUnsafeBufferPointer { l in body(h.baseAddress, l.baseAddress) } }
-    }
-
-    private static func split(_ t: [Int8]) -> (high: [Int8], low: [Int8]) {
-        var high = [Int8](repeating: 0, count: t.count), low = [Int8](repeating: 0, count: t.count)
-        ck_s8_split(t, t.count, &high, &low)
-        return (high, low)
+    /// `body` with the widened levels' address, or nil where they are not widened (an empty
+    /// array's buffer may still have an address, so nil is passed explicitly).
+    func withWidened<R>(_ body: (UnsafePointer<Int16>?) -> R) -> R {
+        guard let widened else { return body(nil) }
+        return widened.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 }
 
@@ -88,9 +88,9 @@ struct IntegerLinearPlan {
     /// y[rows] = (residual[rows] + b) + x[rows]·Wᵀ, or GELU(x[rows]·Wᵀ + b), one single-threaded
     /// call. - x: (rows, K), y and residual: (rows, N), row-major
     func run(rows: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, gelu: Bool) throws {
-        let rc = weights.withHalves { high, low in
+        let rc = weights.withWidened { wide in
             ck_int8_linear(Int32(rows), Int32(n), Int32(k), x, inputScale, zero, umax, fraction == nil ? 0 : 1,
-                           weights.levels, high, low, weights.levelSums, weights.offsetMinusZero, outScale, bias?.ptr, y,
+                           weights.levels, wide, weights.levelSums, weights.offsetMinusZero, outScale, bias?.ptr, y,
                            -(fraction ?? 0), 1 - (fraction ?? 0), weights.transposed, residual, gelu ? 1 : 0)
         }
         guard rc == 0 else { throw QuantError.argument("integer linear '\(layer)': oneDNN's u8·s8 product failed (\(rc))") }

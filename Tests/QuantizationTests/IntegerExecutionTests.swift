@@ -35,25 +35,29 @@ import CKernels
         #expect(worst <= 1e-5 * scale, "W\(bits)A\(bits): integer and fake products differ by \(worst) (values up to \(scale))")
     }
 
-    /// A layer whose 8-bit weight levels are split once, when its integer weights are made, as on
-    /// a CPU without VNNI (forced here): the kept halves are used, and the product is unchanged.
-    @Test func splitWeightsGiveTheSameProduct() throws {
-        ck_set_gemm_u8s8_split(1)
-        defer { ck_set_gemm_u8s8_split(-1) }
+    /// A layer whose 8-bit weight levels are widened to s16 once, when its integer weights are
+    /// made, as on a CPU without VNNI (forced here): the kept copy is used, and the product is unchanged.
+    @Test func widenedWeightsGiveTheSameProduct() throws {
+        ck_set_gemm_u8s8_widen(1)
+        defer { ck_set_gemm_u8s8_widen(-1) }
         let (fake, int8, _, hooks) = try layer(bits: 8, inputZero: nil)
         let kept = try #require(hooks.integerCache["l"] ?? nil)
-        let halves = try #require(kept.halves, "8-bit levels reach ±128, so they are split")
-        #expect(zip(kept.levels, zip(halves.high, halves.low)).allSatisfy { Int($0) == 2 * Int($1.0) + Int($1.1) })
+        let widened = try #require(kept.widened, "8-bit levels reach ±128, so they are widened")
+        // Panels of 24 columns with k in pairs: level (j, p) sits at ((j / 24 · k/2 + p / 2) · 24 + j % 24) · 2 + p % 2.
+        let (n, k) = (kept.n, kept.k)
+        #expect((0..<n).allSatisfy { j in (0..<k).allSatisfy { p in
+            Int(widened[((j / 24 * (k / 2) + p / 2) * 24 + j % 24) * 2 + p % 2]) == Int(kept.levels[j * k + p]) } })
         let scale = fake.array.map(abs).max() ?? 1
         let worst = zip(fake.array, int8.array).map { abs($0 - $1) }.max() ?? 0
-        #expect(worst <= 1e-5 * scale, "split weights: integer and fake products differ by \(worst) (values up to \(scale))")
+        #expect(worst <= 1e-5 * scale, "widened weights: integer and fake products differ by \(worst) (values up to \(scale))")
     }
 
-    /// The u8·s8 product with 8-bit levels, as oneDNN runs it on a CPU without VNNI (split into
-    /// two products on the levels' halves) and as this CPU runs it, against exact integer sums.
-    @Test(arguments: [Int32(1), -1])
-    func u8s8ProductIsExact(split: Int32) throws {
-        let (m, n, k) = (19, 23, 300)
+    /// The u8·s8 product with 8-bit levels, as it runs on a CPU without VNNI (widened to s16) and
+    /// as this CPU runs it, against exact integer sums, for shapes on and off the kernel's blocks
+    /// (rows by 3, columns by 24, k by 2).
+    @Test(arguments: [Int32(1), -1], [(19, 23, 300), (3, 24, 2), (1, 1, 1), (50, 49, 97), (7, 100, 3001)])
+    func u8s8ProductIsExact(widen: Int32, shape: (Int, Int, Int)) throws {
+        let (m, n, k) = shape
         var rng = RNG(seed: 5)
         let a = (0..<m * k).map { _ in UInt8(rng.int(in: 0...255)) }
         let b = (0..<n * k).map { _ in Int8(rng.int(in: -128...127)) }  // (n, k): the extremes saturate s16 pairs
@@ -61,13 +65,13 @@ import CKernels
         for i in 0..<m { for j in 0..<n { for p in 0..<k { want[i * n + j] += Int32(a[i * k + p]) * Int32(b[j * k + p]) } } }
         var bN = [Int8](repeating: 0, count: k * n)  // the same matrix as (k, n)
         for j in 0..<n { for p in 0..<k { bN[p * n + j] = b[j * k + p] } }
-        ck_set_gemm_u8s8_split(split)
-        defer { ck_set_gemm_u8s8_split(-1) }
+        ck_set_gemm_u8s8_widen(widen)
+        defer { ck_set_gemm_u8s8_widen(-1) }
         var gotT = [Int32](repeating: 0, count: m * n), gotN = gotT
         #expect(ck_gemm_u8s8s32(CChar(UInt8(ascii: "T")), m, n, k, a, k, b, k, &gotT) == 0)
         #expect(ck_gemm_u8s8s32(CChar(UInt8(ascii: "N")), m, n, k, a, k, bN, n, &gotN) == 0)
-        #expect(gotT == want, "split \(split), b as (n, k): \(zip(gotT, want).filter { $0 != $1 }.count) sums differ")
-        #expect(gotN == want, "split \(split), b as (k, n): \(zip(gotN, want).filter { $0 != $1 }.count) sums differ")
+        #expect(gotT == want, "widen \(widen), \(shape), b as (n, k): \(zip(gotT, want).filter { $0 != $1 }.count) sums differ")
+        #expect(gotN == want, "widen \(widen), \(shape), b as (k, n): \(zip(gotN, want).filter { $0 != $1 }.count) sums differ")
     }
 
     /// A fractional input zero point (RepQ's folded z̃): still the fake-quant product, clamped

@@ -111,30 +111,33 @@ enum {
   CK_SCRATCH_MLP_HIDDEN = 20,    // the integer MLP's hidden rows (Swift)
   CK_SCRATCH_BLOCK_QKV = 21,     // the integer attention block's qkv rows (Swift)
   CK_SCRATCH_BLOCK_CONTEXT = 22, // and its context rows (Swift)
-  CK_SCRATCH_GEMM_SPLIT = 23,    // 3 slots: ck_gemm_u8s8s32's split operand and second product
-  CK_SCRATCH_SLOTS = 26
+  CK_SCRATCH_GEMM_WIDE = 23,     // 2 slots: ck_gemm_u8s8s32's packed s16 operand, ck_gemm_u8s16's widened rows
+  CK_SCRATCH_SLOTS = 25
 };
 /// Scratch buffer `slot` (0 ≤ slot < CK_SCRATCH_SLOTS) of the calling thread, at least `bytes`
 /// long, kept and reused by later calls (NULL when memory runs out).
 void *ck_scratch(int slot, size_t bytes);
 /// c (m, n) = a · op(b) in s32, exactly: a (m, k) u8 with row stride lda, b s8 (n, k) when
 /// transb is 'T' or (k, n) when 'N', row stride ldb; c has row stride n. oneDNN's product, except
-/// that where the CPU has no VNNI instructions and b holds values outside [−64, 63] it runs as
-/// two products on b's halves (oneDNN then sums byte pairs in saturating 16 bits). Returns 0, or
+/// that where the CPU has no VNNI instructions and b holds values outside [−64, 63] (oneDNN would
+/// sum byte pairs in saturating 16 bits) it runs widened to s16 (ck_gemm_u8s16). Returns 0, or
 /// < 0 when oneDNN fails or memory runs out.
 int ck_gemm_u8s8s32(char transb, long m, long n, long k, const uint8_t *a, long lda, const int8_t *b, long ldb, int32_t *c);
-/// The same product from b's halves made beforehand by ck_s8_split (b = 2·high + low): what
-/// ck_gemm_u8s8s32 runs when it splits, for operands split once and kept (a layer's weights).
-int ck_gemm_u8s8s32_halves(char transb, long m, long n, long k, const uint8_t *a, long lda, const int8_t *high,
-                           const int8_t *low, long ldb, int32_t *c);
-/// Whether u8·s8 products of levels outside [−64, 63] are split here (no VNNI, or forced).
-int ck_gemm_u8s8_splits(void);
-/// Whether any of count s8 values lies outside [−64, 63].
-int ck_s8_needs_split(const int8_t *b, long count);
-/// high[i] = b[i] >> 1 ∈ [−64, 63], low[i] = b[i] & 1, so that b = 2·high + low.
-void ck_s8_split(const int8_t *b, long count, int8_t *high, int8_t *low);
-/// 1: ck_gemm_u8s8s32 always splits (as on a CPU without VNNI), 0: never, −1: by the CPU (default).
-void ck_set_gemm_u8s8_split(int mode);
+/// Whether u8·s8 products of levels outside [−64, 63] are widened to s16 here (no VNNI, or forced).
+int ck_gemm_u8s8_widens(void);
+/// Whether any of count s8 values lies outside [−64, 63] (a u8·s8 byte pair sum may then saturate s16).
+int ck_s8_saturates_pairs(const int8_t *b, long count);
+/// 1: ck_gemm_u8s8s32 always widens (as on a CPU without VNNI), 0: never, −1: by the CPU (default).
+void ck_set_gemm_u8s8_widen(int mode);
+/// s16 elements of an (n, k) operand packed by ck_s16_pack (n up to 24 columns, k up to pairs).
+long ck_s16_packed_count(long n, long k);
+/// b s8 ((n, k) when transb is 'T', (k, n) when 'N', row stride ldb) widened to s16 and packed
+/// for ck_gemm_u8s16: panels of 24 columns, k in pairs, zeros past the edges.
+void ck_s16_pack(char transb, long n, long k, const int8_t *b, long ldb, int16_t *packed);
+/// c (m, n) = a · b in s32, exactly, on AVX2 (s16 pairs summed into s32 by vpmaddwd): a (m, k) u8
+/// with row stride lda, b packed by ck_s16_pack; c has row stride n. Returns 0, or −1 when
+/// memory runs out.
+int ck_gemm_u8s16(long m, long n, long k, const uint8_t *a, long lda, const int16_t *packed, int32_t *c);
 /// Whether the CPU has VNNI (AVX-512 VNNI or AVX-VNNI): u8·s8 dot products into s32 in one instruction.
 int ck_cpu_has_vnni(void);
 /// y (m, n) = out_scale[j] · (Σ_k (u[i,k] − za)(t[j,k] + o[j] − zw[j]) + c[i,j]) + bias[j], where
@@ -143,10 +146,10 @@ int ck_cpu_has_vnni(void);
 /// tsum[j] = Σ_k t[j,k], offset_minus_zw[j] = o[j] − zw[j]. c (a fractional input zero point
 /// only) = Σ_k e[i,k]·wt[k,j] with e = e_low or e_high where u was clamped below or above, wt
 /// (k, n) = q − zw as float. Then y += residual (m, n) when residual is not NULL, y = GELU(y) when
-/// gelu is set. t: (n, k) s8; t_high and t_low (or NULL): t split once by ck_s8_split, used
-/// where the product splits. Returns 0, or < 0 when oneDNN fails or memory runs out.
+/// gelu is set. t: (n, k) s8; t_wide (or NULL): t packed once by ck_s16_pack, used where the
+/// product widens. Returns 0, or < 0 when oneDNN fails or memory runs out.
 int ck_int8_linear(int m, int n, int k, const float *x, float sa, float zero, float umax, int fractional,
-                   const int8_t *t, const int8_t *t_high, const int8_t *t_low, const int32_t *tsum,
+                   const int8_t *t, const int16_t *t_wide, const int32_t *tsum,
                    const int32_t *offset_minus_zw, const float *out_scale,
                    const float *bias, float *y, float e_low, float e_high, const float *wt, const float *residual,
                    int gelu);
