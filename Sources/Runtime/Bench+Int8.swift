@@ -1,4 +1,5 @@
 import Foundation
+import CKernels
 import Models
 import Quantization
 import Tensor
@@ -18,6 +19,7 @@ func cpuIntegerFeatures() -> String {
 /// quantization next to the full-precision forward, batch 32 and 256, timed in turn within each
 /// rep (random weights; calibrated on 32 random images).
 func benchInt8(reps: Int) throws {
+    benchIntegerProducts(reps: reps)
     print("\n## Integer execution (ms per forward; \(cpuModelName()): \(cpuIntegerFeatures()))\n")
     print("Linear layers, patch embedding and Q·Kᵀ in u8·s8 integer products, P·V too at ≤ 4 bits; softmax, LayerNorm and GELU in float.\n")
     print("| model | bits | batch | full precision | fake quant | int8 | int8 vs FP | int8 vs fake |")
@@ -44,5 +46,33 @@ func benchInt8(reps: Int) throws {
                 print("| \(name) | W\(bits)A\(bits) | \(batch) | \(f1(t[0] * 1e3)) | \(f1(t[1] * 1e3)) | \(f1(t[2] * 1e3)) | \(f2(t[0] / t[2]))× | \(f2(t[1] / t[2]))× |")
             }
         }
+    }
+}
+
+/// One thread's products at the layer shapes of DeiT-Tiny and `vit-t` (256 rows, a worker's
+/// block): float sgemm, oneDNN's u8·s8 on levels within [−64, 63] (one product on any CPU), and
+/// the s16 product that 8-bit weight levels take on a CPU without VNNI (`ck_gemm_u8s16`).
+func benchIntegerProducts(reps: Int) {
+    print("\n## Integer products, one thread (GOP/s; \(cpuModelName()): \(cpuIntegerFeatures()))\n")
+    print("| shape | float sgemm | u8·s8, oneDNN | u8·s16, widened | widened / sgemm | widened / u8·s8 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    var rng = RNG(seed: 2)
+    for (k, n, label) in [(192, 576, "DeiT-T qkv"), (192, 768, "DeiT-T fc1"), (768, 192, "DeiT-T fc2"), (96, 288, "vit-t qkv")] {
+        let m = 256
+        let x = Tensor.normal([m, k], rng: &rng), w = Tensor.normal([n, k], rng: &rng), y = Tensor(uninitialized: [m, n])
+        let u = (0..<m * k).map { _ in UInt8(rng.int(in: 0...255)) }
+        let small = (0..<n * k).map { _ in Int8(rng.int(in: -64...63)) }, full = small.map { $0 &* 2 }
+        var packed = [Int16](repeating: 0, count: ck_s16_packed_count(n, k))
+        ck_s16_pack(CChar(UInt8(ascii: "T")), n, k, full, k, &packed)
+        var sums = [Int32](repeating: 0, count: m * n)
+        ck_set_gemm_u8s8_widen(0)  // levels within [−64, 63]: oneDNN's own product
+        defer { ck_set_gemm_u8s8_widen(-1) }
+        let t = (try? interleavedMedianTimes(reps * 10, [
+            { ck_sgemm_1t(0, 1, Int32(m), Int32(n), Int32(k), 1, x.ptr, Int32(k), w.ptr, Int32(k), 0, y.ptr, Int32(n)) },
+            { _ = ck_gemm_u8s8s32(CChar(UInt8(ascii: "T")), m, n, k, u, k, small, k, &sums) },
+            { _ = ck_gemm_u8s16(m, n, k, u, k, packed, &sums) },
+        ])) ?? [1, 1, 1]
+        let ops = 2.0 * Double(m * n * k)
+        print("| (\(m)×\(k))·(\(k)×\(n)) \(label) | \(f1(ops / t[0] / 1e9)) | \(f1(ops / t[1] / 1e9)) | \(f1(ops / t[2] / 1e9)) | \(f2(t[0] / t[2])) | \(f2(t[1] / t[2])) |")
     }
 }
