@@ -2,9 +2,9 @@
 //
 // Why: there oneDNN multiplies u8·s8 byte pairs with vpmaddubsw, whose s16 pair sum saturates
 // once weights leave [−64, 63] (2·255·(−128) does not fit), and 8-bit weight levels always do.
-// Splitting the weights into halves took two products; widening both operands to s16 and
-// summing pairs with vpmaddwd (s16·s16 pairs into s32, exact) takes one, at 0.8× oneDNN's
-// unsplit speed and 1.6–1.9× its float sgemm on an AVX2 Zen 3 (kernel shapes of DeiT-Tiny).
+// Splitting the weights into halves would take two products; widening both operands to s16 and
+// summing pairs with vpmaddwd (s16·s16 pairs into s32, exact) takes one, at 0.7–1.1× oneDNN's
+// unsaturated speed and 1.25–1.5× its float sgemm on an AVX2 Zen 3 (`sardfq bench int8`).
 //
 // Layout: b is packed once into panels of 24 columns with k in pairs, so that one 32-byte load
 // holds (b[2p, j], b[2p+1, j]) for 8 columns; a's rows are widened per call, and a pair of its
@@ -39,36 +39,60 @@ static inline __m256i broadcast_pair(const int16_t *row, long p) {
   return _mm256_set1_epi32(word);
 }
 
-// c[r][0..<cols] = Σ_p (a_r[2p], a_r[2p+1]) · panel[p] for `rows` (1…3, a constant where called)
-// rows of widened a.
-static inline void micro_kernel(int rows, long pairs, const int16_t *a0, const int16_t *a1, const int16_t *a2,
-                                const int16_t *panel, int32_t *c, long ldc, long cols) {
+// c[r][0..<cols] = Σ_p (a_r[2p], a_r[2p+1]) · panel[p] for `rows` (1…3) rows of widened a and
+// the panel's first `vecs` (1…3) groups of 8 columns; both are constants where it is inlined.
+static inline __attribute__((always_inline)) void micro_kernel(int rows, int vecs, long pairs, const int16_t *a0, const int16_t *a1,
+                                                               const int16_t *a2, const int16_t *panel, int32_t *c, long ldc, long cols) {
   __m256i s00 = _mm256_setzero_si256(), s01 = s00, s02 = s00, s10 = s00, s11 = s00, s12 = s00, s20 = s00, s21 = s00, s22 = s00;
   for (long p = 0; p < pairs; p++, panel += 2 * PANEL) {
-    const __m256i b0 = _mm256_loadu_si256((const __m256i *)panel), b1 = _mm256_loadu_si256((const __m256i *)(panel + 16)),
-                  b2 = _mm256_loadu_si256((const __m256i *)(panel + 32));
+    const __m256i b0 = _mm256_loadu_si256((const __m256i *)panel);
+    const __m256i b1 = vecs > 1 ? _mm256_loadu_si256((const __m256i *)(panel + 16)) : b0;
+    const __m256i b2 = vecs > 2 ? _mm256_loadu_si256((const __m256i *)(panel + 32)) : b0;
     __m256i x = broadcast_pair(a0, p);
     s00 = _mm256_add_epi32(s00, _mm256_madd_epi16(x, b0));
-    s01 = _mm256_add_epi32(s01, _mm256_madd_epi16(x, b1));
-    s02 = _mm256_add_epi32(s02, _mm256_madd_epi16(x, b2));
+    if (vecs > 1) s01 = _mm256_add_epi32(s01, _mm256_madd_epi16(x, b1));
+    if (vecs > 2) s02 = _mm256_add_epi32(s02, _mm256_madd_epi16(x, b2));
     if (rows > 1) {
       x = broadcast_pair(a1, p);
       s10 = _mm256_add_epi32(s10, _mm256_madd_epi16(x, b0));
-      s11 = _mm256_add_epi32(s11, _mm256_madd_epi16(x, b1));
-      s12 = _mm256_add_epi32(s12, _mm256_madd_epi16(x, b2));
+      if (vecs > 1) s11 = _mm256_add_epi32(s11, _mm256_madd_epi16(x, b1));
+      if (vecs > 2) s12 = _mm256_add_epi32(s12, _mm256_madd_epi16(x, b2));
     }
     if (rows > 2) {
       x = broadcast_pair(a2, p);
       s20 = _mm256_add_epi32(s20, _mm256_madd_epi16(x, b0));
-      s21 = _mm256_add_epi32(s21, _mm256_madd_epi16(x, b1));
-      s22 = _mm256_add_epi32(s22, _mm256_madd_epi16(x, b2));
+      if (vecs > 1) s21 = _mm256_add_epi32(s21, _mm256_madd_epi16(x, b1));
+      if (vecs > 2) s22 = _mm256_add_epi32(s22, _mm256_madd_epi16(x, b2));
     }
+  }
+  if (cols == PANEL) {  // a full panel: straight to c (a memcpy call per row cost as much as a short k)
+    _mm256_storeu_si256((__m256i *)c, s00); _mm256_storeu_si256((__m256i *)(c + 8), s01); _mm256_storeu_si256((__m256i *)(c + 16), s02);
+    if (rows < 2) return;
+    c += ldc;
+    _mm256_storeu_si256((__m256i *)c, s10); _mm256_storeu_si256((__m256i *)(c + 8), s11); _mm256_storeu_si256((__m256i *)(c + 16), s12);
+    if (rows < 3) return;
+    c += ldc;
+    _mm256_storeu_si256((__m256i *)c, s20); _mm256_storeu_si256((__m256i *)(c + 8), s21); _mm256_storeu_si256((__m256i *)(c + 16), s22);
+    return;
   }
   int32_t sums[ROWS][PANEL];
   _mm256_storeu_si256((__m256i *)sums[0], s00); _mm256_storeu_si256((__m256i *)(sums[0] + 8), s01); _mm256_storeu_si256((__m256i *)(sums[0] + 16), s02);
   _mm256_storeu_si256((__m256i *)sums[1], s10); _mm256_storeu_si256((__m256i *)(sums[1] + 8), s11); _mm256_storeu_si256((__m256i *)(sums[1] + 16), s12);
   _mm256_storeu_si256((__m256i *)sums[2], s20); _mm256_storeu_si256((__m256i *)(sums[2] + 8), s21); _mm256_storeu_si256((__m256i *)(sums[2] + 16), s22);
-  for (int r = 0; r < rows; r++) memcpy(c + r * ldc, sums[r], (size_t)cols * sizeof(int32_t));
+  for (int r = 0; r < rows; r++)
+    for (long j = 0; j < cols; j++) c[r * ldc + j] = sums[r][j];
+}
+
+// One panel of c for `rows` rows of widened a, with the panel's `vecs` groups of 8 columns a constant.
+static inline __attribute__((always_inline)) void panel_rows(int vecs, long rows, long pairs, const int16_t *wide,
+                                                             const int16_t *bp, int32_t *c, long n, long cols) {
+  for (long i = 0; i < rows; i += ROWS) {
+    const int16_t *a0 = wide + i * pairs * 2, *a1 = a0 + pairs * 2, *a2 = a1 + pairs * 2;
+    int32_t *ci = c + i * n;
+    if (rows - i >= 3) micro_kernel(3, vecs, pairs, a0, a1, a2, bp, ci, n, cols);
+    else if (rows - i == 2) micro_kernel(2, vecs, pairs, a0, a1, a2, bp, ci, n, cols);
+    else micro_kernel(1, vecs, pairs, a0, a1, a2, bp, ci, n, cols);
+  }
 }
 
 int ck_gemm_u8s16(long m, long n, long k, const uint8_t *a, long lda, const int16_t *packed, int32_t *c) {
@@ -89,13 +113,11 @@ int ck_gemm_u8s16(long m, long n, long k, const uint8_t *a, long lda, const int1
     for (long panel = 0; panel < panels; panel++) {
       const int16_t *bp = packed + panel * pairs * PANEL * 2;
       const long cols = n - panel * PANEL < PANEL ? n - panel * PANEL : PANEL;
-      for (long i = 0; i < rows; i += ROWS) {
-        const int16_t *a0 = wide + i * pairs * 2, *a1 = a0 + pairs * 2, *a2 = a1 + pairs * 2;
-        int32_t *ci = c + (i0 + i) * n + panel * PANEL;
-        if (rows - i >= 3) micro_kernel(3, pairs, a0, a1, a2, bp, ci, n, cols);
-        else if (rows - i == 2) micro_kernel(2, pairs, a0, a1, a2, bp, ci, n, cols);
-        else micro_kernel(1, pairs, a0, a1, a2, bp, ci, n, cols);
-      }
+      int32_t *cp = c + i0 * n + panel * PANEL;
+      // The last panel may be narrower: its zero columns past n are not multiplied.
+      if (cols > 16) panel_rows(3, rows, pairs, wide, bp, cp, n, cols);
+      else if (cols > 8) panel_rows(2, rows, pairs, wide, bp, cp, n, cols);
+      else panel_rows(1, rows, pairs, wide, bp, cp, n, cols);
     }
   }
   return 0;

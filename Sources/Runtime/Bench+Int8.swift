@@ -49,7 +49,7 @@ func benchInt8(reps: Int) throws {
     }
 }
 
-/// One thread's products at the layer shapes of DeiT-Tiny and `vit-t` (256 rows, a worker's
+/// One thread's products at the layer shapes of DeiT-Tiny, `vit-t` and `swin-t` (256 rows, a worker's
 /// block): float sgemm, oneDNN's u8·s8 on levels within [−64, 63] (one product on any CPU), and
 /// the s16 product that 8-bit weight levels take on a CPU without VNNI (`ck_gemm_u8s16`).
 func benchIntegerProducts(reps: Int) {
@@ -57,7 +57,8 @@ func benchIntegerProducts(reps: Int) {
     print("| shape | float sgemm | u8·s8, oneDNN | u8·s16, widened | widened / sgemm | widened / u8·s8 |")
     print("|---|---:|---:|---:|---:|---:|")
     var rng = RNG(seed: 2)
-    for (k, n, label) in [(192, 576, "DeiT-T qkv"), (192, 768, "DeiT-T fc1"), (768, 192, "DeiT-T fc2"), (96, 288, "vit-t qkv")] {
+    for (k, n, label) in [(192, 576, "DeiT-T qkv"), (192, 768, "DeiT-T fc1"), (768, 192, "DeiT-T fc2"), (96, 288, "vit-t qkv"),
+                          (32, 96, "swin-t qkv"), (128, 32, "swin-t fc2")] {
         let m = 256
         let x = Tensor.normal([m, k], rng: &rng), w = Tensor.normal([n, k], rng: &rng), y = Tensor(uninitialized: [m, n])
         let u = (0..<m * k).map { _ in UInt8(rng.int(in: 0...255)) }
