@@ -96,6 +96,8 @@ static inline __attribute__((always_inline)) void panel_rows(int vecs, long rows
 }
 
 int ck_gemm_u8s16(long m, long n, long k, const uint8_t *a, long lda, const int16_t *packed, int32_t *c) {
+  if (m <= 0 || n <= 0) return 0;
+  if (k <= 0) { memset(c, 0, (size_t)(m * n) * sizeof(int32_t)); return 0; }
   const long pairs = (k + 1) / 2, panels = (n + PANEL - 1) / PANEL;
   // Chunks of a's rows, widened (and k padded to pairs) into about 128 kB, re-read from L2 for
   // every panel while the panel stays in L1/L2.

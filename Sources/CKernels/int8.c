@@ -67,6 +67,8 @@ int ck_s8_saturates_pairs(const int8_t *b, long count) {
 }
 
 int ck_gemm_u8s8s32(char transb, long m, long n, long k, const uint8_t *a, long lda, const int8_t *b, long ldb, int32_t *c) {
+  if (m <= 0 || n <= 0) return 0;
+  if (k <= 0) { memset(c, 0, (size_t)(m * n) * sizeof(int32_t)); return 0; }  // oneDNN rejects k = 0
   const int32_t co = 0;
   const long rows = transb == 'T' ? n : k, cols = transb == 'T' ? k : n;
   // Without VNNI, oneDNN multiplies u8·s8 byte pairs into a saturating s16 sum (vpmaddubsw):
