@@ -99,7 +99,7 @@ int ck_gemm_u8s16(long m, long n, long k, const uint8_t *a, long lda, const int1
   if (m <= 0 || n <= 0) return 0;
   if (k <= 0) { memset(c, 0, (size_t)(m * n) * sizeof(int32_t)); return 0; }
   const long pairs = (k + 1) / 2, panels = (n + PANEL - 1) / PANEL;
-  // Chunks of a's rows, widened (and k padded to pairs) into about 128 kB, re-read from L2 for
+  // Chunks of a's rows, widened (and k padded to pairs) into about 64 kB, re-read from L2 for
   // every panel while the panel stays in L1/L2.
   const long chunk = ROWS * (65536 / (ROWS * pairs * 4) > 1 ? 65536 / (ROWS * pairs * 4) : 1);
   int16_t *wide = ck_scratch(CK_SCRATCH_GEMM_WIDE + 1, (size_t)chunk * (size_t)pairs * 2 * sizeof(int16_t));

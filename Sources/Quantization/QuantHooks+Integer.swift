@@ -170,7 +170,7 @@ extension QuantHooks {
         let (xp, op, rp) = (y.ptr, out.ptr, residual?.ptr)
         let block = Swift.max(16, 65536 / Swift.max(1, hidden))  // a block's hidden rows: about 256 kB
         var failure: Error?
-        Parallel.forRange(m, grain: block) { rows in
+        Parallel.forBlocks(m, block: block) { rows in  // claimed one block at a time
             guard let scratch = ck_scratch(Int32(CK_SCRATCH_MLP_HIDDEN), block * hidden * MemoryLayout<Float>.size) else { failure = QuantError.argument("integer MLP '\(pre)': out of memory"); return }
             let h = scratch.assumingMemoryBound(to: Float.self)
             do {

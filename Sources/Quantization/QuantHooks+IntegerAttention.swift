@@ -83,7 +83,7 @@ extension QuantHooks {
         let (yp, op, rp, bp) = (y.ptr, out.ptr, residual?.ptr, bias?.ptr)
         let group = Swift.max(1, 256 / Swift.max(1, n))  // images per step: about 256 rows
         var failure: Error?
-        Parallel.forRange(b, grain: group) { images in
+        Parallel.forBlocks(b, block: group) { images in  // claimed one group at a time
             guard let qkvRaw = ck_scratch(Int32(CK_SCRATCH_BLOCK_QKV), group * n * qkvPlan.n * MemoryLayout<Float>.size),
                   let ctxRaw = ck_scratch(Int32(CK_SCRATCH_BLOCK_CONTEXT), group * n * inner * MemoryLayout<Float>.size) else {
                 failure = QuantError.argument("integer attention '\(pre)': out of memory"); return

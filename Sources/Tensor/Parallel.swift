@@ -34,6 +34,15 @@ public enum Parallel {
         }
     }
 
+    /// Runs `body` over `0..<n` in blocks of `block` items that the workers claim one at a time,
+    /// so that a worker slowed down (another process on its core) takes fewer of them: for steps
+    /// a caller would take in blocks anyway. Each call gets one block (all of `0..<n` inline).
+    @inlinable public static func forBlocks(_ n: Int, block: Int, _ body: (Range<Int>) -> Void) {
+        let block = max(block, 1), blocks = (n + block - 1) / block
+        if blocks <= 1 || workers == 1 { if n > 0 { body(0..<n) }; return }
+        run(blocks) { c in body(c * block..<min(n, (c + 1) * block)) }
+    }
+
     /// Runs `body(i)` for every `i` in `0..<n` across workers (for coarse items like one image
     /// or one attention head).
     @inlinable public static func forEach(_ n: Int, _ body: (Int) -> Void) {

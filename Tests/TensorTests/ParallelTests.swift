@@ -27,6 +27,24 @@ struct ParallelTests {
         #expect(cover.allSatisfy { $0 == 1 })
     }
 
+    /// Blocks claimed one at a time: every index once, each call one block of at most `block`
+    /// items starting on a multiple of it (the integer MLP's hidden rows are sized to it).
+    @Test(arguments: [(0, 4), (3, 4), (4, 4), (5, 4), (1000, 7), (1000, 1000), (999, 1)])
+    func blocksCoverEachIndexOnce(n: Int, block: Int) {
+        var hits = [Int](repeating: 0, count: n), bad = [Int](repeating: 0, count: max(n, 1))
+        hits.withUnsafeMutableBufferPointer { h in
+            bad.withUnsafeMutableBufferPointer { b in
+                let (p, q) = (h.baseAddress, b.baseAddress!)
+                Parallel.forBlocks(n, block: block) { r in
+                    if r.count > block || r.lowerBound % block != 0 { q[r.lowerBound] = 1 }
+                    for i in r { p![i] += 1 }
+                }
+            }
+        }
+        #expect(hits == [Int](repeating: 1, count: n), "n = \(n), block = \(block)")
+        #expect(!bad.contains(1), "n = \(n), block = \(block): a call got more than a block, or one off its grid")
+    }
+
     @Test func nestedLoopsRunInline() {
         var hits = [Int](repeating: 0, count: 64)
         hits.withUnsafeMutableBufferPointer { h in
