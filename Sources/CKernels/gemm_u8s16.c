@@ -3,8 +3,8 @@
 // Why: there oneDNN multiplies u8·s8 byte pairs with vpmaddubsw, whose s16 pair sum saturates
 // once weights leave [−64, 63] (2·255·(−128) does not fit), and 8-bit weight levels always do.
 // Splitting the weights into halves would take two products; widening both operands to s16 and
-// summing pairs with vpmaddwd (s16·s16 pairs into s32, exact) takes one, at 0.7–1.1× oneDNN's
-// unsaturated speed and 1.25–1.5× its float sgemm on an AVX2 Zen 3 (`sardfq bench int8`).
+// summing pairs with vpmaddwd (s16·s16 pairs into s32, exact) takes one, at 0.7–1.0× oneDNN's
+// unsaturated speed and 1.2–1.45× its float sgemm on an AVX2 Zen 3 (`sardfq bench int8`).
 //
 // Layout: b is packed once into panels of 24 columns with k in pairs, so that one 32-byte load
 // holds (b[2p, j], b[2p+1, j]) for 8 columns; a's rows are widened per call, and a pair of its
