@@ -167,20 +167,20 @@ static void on_sigint(int sig) {
 }
 
 void crl_install_sigint(int32_t *flag) {
-  interrupt_flag = flag;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigint;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;  // nothing waits for EINTR: readers poll the flag (getc_interruptible)
-  sigaction(SIGINT, &sa, NULL);
+    interrupt_flag = flag;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;  // nothing waits for EINTR: readers poll the flag (getc_interruptible)
+    sigaction(SIGINT, &sa, NULL);
 }
 
 void crl_block_sigint(int blocked) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
 }
 
 int crl_isatty(int fd) { return isatty(fd); }
