@@ -39,6 +39,13 @@ static inline __m256i broadcast_pair(const int16_t *row, long p) {
   return _mm256_set1_epi32(word);
 }
 
+// One row of a panel's sums: 24 s32 values.
+static inline void store_row(int32_t *row, __m256i v0, __m256i v1, __m256i v2) {
+  _mm256_storeu_si256((__m256i *)row, v0);
+  _mm256_storeu_si256((__m256i *)(row + 8), v1);
+  _mm256_storeu_si256((__m256i *)(row + 16), v2);
+}
+
 // c[r][0..<cols] = Σ_p (a_r[2p], a_r[2p+1]) · panel[p] for `rows` (1…3) rows of widened a and
 // the panel's first `vecs` (1…3) groups of 8 columns; both are constants where it is inlined.
 static inline __attribute__((always_inline)) void micro_kernel(int rows, int vecs, long pairs, const int16_t *a0, const int16_t *a1,
@@ -66,19 +73,15 @@ static inline __attribute__((always_inline)) void micro_kernel(int rows, int vec
     }
   }
   if (cols == PANEL) {  // a full panel: straight to c (a memcpy call per row cost as much as a short k)
-    _mm256_storeu_si256((__m256i *)c, s00); _mm256_storeu_si256((__m256i *)(c + 8), s01); _mm256_storeu_si256((__m256i *)(c + 16), s02);
-    if (rows < 2) return;
-    c += ldc;
-    _mm256_storeu_si256((__m256i *)c, s10); _mm256_storeu_si256((__m256i *)(c + 8), s11); _mm256_storeu_si256((__m256i *)(c + 16), s12);
-    if (rows < 3) return;
-    c += ldc;
-    _mm256_storeu_si256((__m256i *)c, s20); _mm256_storeu_si256((__m256i *)(c + 8), s21); _mm256_storeu_si256((__m256i *)(c + 16), s22);
+    store_row(c, s00, s01, s02);
+    if (rows > 1) store_row(c + ldc, s10, s11, s12);
+    if (rows > 2) store_row(c + 2 * ldc, s20, s21, s22);
     return;
   }
   int32_t sums[ROWS][PANEL];
-  _mm256_storeu_si256((__m256i *)sums[0], s00); _mm256_storeu_si256((__m256i *)(sums[0] + 8), s01); _mm256_storeu_si256((__m256i *)(sums[0] + 16), s02);
-  _mm256_storeu_si256((__m256i *)sums[1], s10); _mm256_storeu_si256((__m256i *)(sums[1] + 8), s11); _mm256_storeu_si256((__m256i *)(sums[1] + 16), s12);
-  _mm256_storeu_si256((__m256i *)sums[2], s20); _mm256_storeu_si256((__m256i *)(sums[2] + 8), s21); _mm256_storeu_si256((__m256i *)(sums[2] + 16), s22);
+  store_row(sums[0], s00, s01, s02);
+  store_row(sums[1], s10, s11, s12);
+  store_row(sums[2], s20, s21, s22);
   for (int r = 0; r < rows; r++)
     for (long j = 0; j < cols; j++) c[r * ldc + j] = sums[r][j];
 }

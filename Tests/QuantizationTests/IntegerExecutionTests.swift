@@ -43,10 +43,10 @@ import CKernels
         let (fake, int8, _, hooks) = try layer(bits: 8, inputZero: nil)
         let kept = try #require(hooks.integerCache["l"] ?? nil)
         let widened = try #require(kept.widened, "8-bit levels reach ±128, so they are widened")
-        // Panels of 24 columns with k in pairs: level (j, p) sits at ((j / 24 · k/2 + p / 2) · 24 + j % 24) · 2 + p % 2.
-        let (n, k) = (kept.n, kept.k)
+        // Panels of 24 columns with k in pairs: level (j, p) sits at ((j / 24 · pairs + p / 2) · 24 + j % 24) · 2 + p % 2.
+        let (n, k) = (kept.n, kept.k), pairs = (k + 1) / 2
         #expect((0..<n).allSatisfy { j in (0..<k).allSatisfy { p in
-            Int(widened[((j / 24 * (k / 2) + p / 2) * 24 + j % 24) * 2 + p % 2]) == Int(kept.levels[j * k + p]) } })
+            Int(widened[((j / 24 * pairs + p / 2) * 24 + j % 24) * 2 + p % 2]) == Int(kept.levels[j * k + p]) } })
         let scale = fake.array.map(abs).max() ?? 1
         let worst = zip(fake.array, int8.array).map { abs($0 - $1) }.max() ?? 0
         #expect(worst <= 1e-5 * scale, "widened weights: integer and fake products differ by \(worst) (values up to \(scale))")

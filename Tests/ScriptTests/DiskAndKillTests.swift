@@ -3,7 +3,8 @@ import Testing
 import Plot
 
 // Outputs under hostile conditions: a full disk, a read-only folder, a SIGKILL mid-recipe. Each
-// output is either absent or complete, the error names the path, earlier outputs survive.
+// output is either absent or complete, the error names the path, earlier outputs survive. And a
+// SIGINT in the middle of large products, which must stop the command and keep the session.
 
 /// Runs /bin/mount or /bin/umount; true when it succeeded (a container may not allow it).
 private func mountCommand(_ args: [String]) -> Bool {
